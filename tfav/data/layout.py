@@ -1,0 +1,231 @@
+"""The on-disk pair layout: Sub-URMP as distributed, and any dataset like it.
+
+A pair folder holds::
+
+    ROOT/img/{train,validation}/<category>/<stem>.jpg   (or .png)
+    ROOT/chunk/{train,validation}/<category>/<stem>.wav (or .flac/.ogg)
+    ROOT/labels.jsonl                                   (optional ground truth)
+
+An image and a sound form a pair when split, category and stem agree, e.g.
+``img/train/violin/violin01_4000.jpg`` with ``chunk/train/violin/violin01_4000.wav``.
+Category names are free (the 13 Sub-URMP instruments, INIS classes, your own).
+Files without a partner are reported in :attr:`PairIndex.unpaired` and never used.
+
+``labels.jsonl`` has one JSON object per pair with at least ``split``,
+``category`` and ``stem``; any other keys (pitch, loudness, pose, ...) are
+ground truth that readers may use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from tfav.errors import DataError
+
+SPLITS = ("train", "validation")
+IMAGE_DIR, AUDIO_DIR, LABELS_FILE = "img", "chunk", "labels.jsonl"
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
+
+#: The 13 instrument categories of Sub-URMP, in the dataset's alphabetical order.
+SUB_URMP_INSTRUMENTS = (
+    "bassoon", "cello", "clarinet", "double_bass", "flute", "horn", "oboe",
+    "sax", "trombone", "trumpet", "tuba", "viola", "violin",
+)  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class Pair:
+    """One image-sound pair of a pair folder."""
+
+    split: str
+    category: str
+    stem: str
+    image_path: str
+    audio_path: str
+
+
+@dataclasses.dataclass
+class PairIndex:
+    """Everything :func:`index_pairs` found in a pair folder.
+
+    Attributes:
+        root: the folder.
+        pairs: the complete pairs, sorted by split, category, stem.
+        unpaired: paths of images or sounds without a partner.
+        categories: sorted category names over all splits; a pair's label is
+            its category's position in this tuple.
+        labels: ground truth from ``labels.jsonl`` keyed by (split, category, stem).
+    """
+
+    root: str
+    pairs: list[Pair]
+    unpaired: list[str]
+    categories: tuple[str, ...]
+    labels: dict[tuple[str, str, str], dict]
+
+    def select(self, split: str | None = None, category: str | None = None) -> list[Pair]:
+        """The pairs of one split and/or one category."""
+        if category is not None and category not in self.categories:
+            known = ", ".join(self.categories)
+            raise DataError(f"{self.root}: unknown category '{category}' (known: {known})")
+        return [
+            p
+            for p in self.pairs
+            if (split is None or p.split == split) and (category is None or p.category == category)
+        ]
+
+    def label_of(self, pair: Pair) -> int:
+        return self.categories.index(pair.category)
+
+    def ground_truth(self, pair: Pair) -> dict:
+        return self.labels.get((pair.split, pair.category, pair.stem), {})
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Pairs per split and category: ``{"train": {"violin": N, ...}, ...}``."""
+        out: dict[str, dict[str, int]] = {}
+        for p in self.pairs:
+            out.setdefault(p.split, {}).setdefault(p.category, 0)
+            out[p.split][p.category] += 1
+        return out
+
+
+def _files_by_key(base: Path, extensions: tuple[str, ...]) -> dict[tuple[str, str, str], str]:
+    found = {}
+    for split in SPLITS:
+        split_dir = base / split
+        if not split_dir.is_dir():
+            continue
+        for category_dir in sorted(split_dir.iterdir()):
+            if not category_dir.is_dir():
+                continue
+            for f in sorted(category_dir.iterdir()):
+                if f.suffix.lower() in extensions and not f.name.startswith("."):
+                    found[(split, category_dir.name, f.stem)] = str(f)
+    return found
+
+
+def index_pairs(root: str | os.PathLike) -> PairIndex:
+    """Index a pair folder.
+
+    Raises:
+        DataError: the folder does not exist, has no ``img``/``chunk``
+            folders, or holds no complete pair.
+    """
+    root_path = Path(root)
+    if not root_path.is_dir():
+        raise DataError(f"{root}: no such dataset folder")
+    img_dir, audio_dir = root_path / IMAGE_DIR, root_path / AUDIO_DIR
+    if not img_dir.is_dir() or not audio_dir.is_dir():
+        raise DataError(
+            f"{root}: not a pair folder (expected {IMAGE_DIR}/<split>/<category>/ "
+            f"and {AUDIO_DIR}/<split>/<category>/)"
+        )
+    images = _files_by_key(img_dir, IMAGE_EXTENSIONS)
+    sounds = _files_by_key(audio_dir, AUDIO_EXTENSIONS)
+    keys = sorted(images.keys() & sounds.keys())
+    unpaired = sorted(images[k] for k in images.keys() - sounds.keys()) + sorted(
+        sounds[k] for k in sounds.keys() - images.keys()
+    )
+    if not keys:
+        raise DataError(f"{root}: no image-sound pairs found ({len(unpaired)} unpaired files)")
+    pairs = [Pair(s, c, stem, images[(s, c, stem)], sounds[(s, c, stem)]) for s, c, stem in keys]
+    categories = tuple(sorted({p.category for p in pairs}))
+    return PairIndex(str(root_path), pairs, unpaired, categories, read_labels(root_path))
+
+
+def read_labels(root: str | os.PathLike) -> dict[tuple[str, str, str], dict]:
+    """Ground truth from ``ROOT/labels.jsonl``, or ``{}`` when there is none."""
+    path = Path(root) / LABELS_FILE
+    if not path.exists():
+        return {}
+    labels = {}
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                labels[(row["split"], row["category"], row["stem"])] = row
+            except (json.JSONDecodeError, KeyError) as e:
+                raise DataError(f"{path}:{n}: bad label line ({e})") from e
+    return labels
+
+
+def image_path(root, split: str, category: str, stem: str, ext: str = ".jpg") -> Path:
+    return Path(root) / IMAGE_DIR / split / category / f"{stem}{ext}"
+
+
+def audio_path(root, split: str, category: str, stem: str, ext: str = ".wav") -> Path:
+    return Path(root) / AUDIO_DIR / split / category / f"{stem}{ext}"
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename.
+
+    A reader never sees a half-written file, and an interrupted write leaves
+    the previous file (if any) intact.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_pair(
+    root,
+    split: str,
+    category: str,
+    stem: str,
+    image: np.ndarray,
+    audio: np.ndarray,
+    sample_rate: int = 44100,
+    image_format: str = "jpg",
+) -> Pair:
+    """Write one pair in the Sub-URMP layout.
+
+    Args:
+        image: uint8 ``[H, W, 3]``.
+        audio: float ``[samples]`` in [-1, 1] (or ``[samples, channels]``),
+            written as 16-bit PCM WAV like Sub-URMP.
+        image_format: ``"jpg"`` (quality 95, as distributed) or ``"png"`` (lossless).
+    """
+    import soundfile as sf
+    from PIL import Image
+
+    if split not in SPLITS:
+        raise DataError(f"split must be one of {SPLITS}, got '{split}'")
+    ext = ".png" if image_format == "png" else ".jpg"
+    buf = io.BytesIO()
+    pil = Image.fromarray(np.asarray(image, dtype=np.uint8))
+    if ext == ".png":
+        pil.save(buf, format="PNG")
+    else:
+        pil.save(buf, format="JPEG", quality=95)
+    ipath = image_path(root, split, category, stem, ext)
+    atomic_write_bytes(ipath, buf.getvalue())
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
+    apath = audio_path(root, split, category, stem)
+    atomic_write_bytes(apath, buf.getvalue())
+    return Pair(split, category, stem, str(ipath), str(apath))
+
+
+def write_labels(root, rows: list[dict]) -> None:
+    """Write ``labels.jsonl`` atomically (one JSON object per pair)."""
+    text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows)
+    atomic_write_bytes(Path(root) / LABELS_FILE, text.encode("utf-8"))
