@@ -22,6 +22,7 @@ setup(
         "scipy",
         "soundfile",
         "Pillow",
+        "matplotlib",
         "sf2utils",
         "pretty_midi",
         "tqdm",
