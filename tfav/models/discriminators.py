@@ -1,0 +1,144 @@
+"""GAN-CLS discriminators of Chen et al. 2017 (sec. 3.1).
+
+GAN-CLS (Reed et al. 2016): strided 4x4 convolutions bring the sample down to
+a 4x4 map; the condition encoding, compressed to 64 by its own FC layer and a
+leaky ReLU, is replicated over the 4x4 grid and concatenated; a 1x1 and a 4x4
+convolution then give one score. The models output the *logit* of that score;
+the losses apply the sigmoid (numerically stable, see ``tfav.objectives``).
+
+With ``spectral_norm=True`` every conv/dense layer is wrapped in
+``keras.layers.SpectralNormalization`` (Miyato et al. 2018) and batch
+normalisation is dropped, as is usual for spectrally normalised critics.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import layers
+
+from tfav.errors import ConfigError
+
+
+def _sn(layer, spectral_norm):
+    if not spectral_norm:
+        return layer
+    return layers.SpectralNormalization(layer, power_iterations=1, name=f"{layer.name}_sn")
+
+
+def _conv_block(x, filters, name, spectral_norm, strides=2, kernel=4, padding="same", bn=True):
+    conv = layers.Conv2D(
+        filters, kernel, strides=strides, padding=padding, use_bias=not bn or spectral_norm,
+        name=f"{name}_conv",
+    )
+    x = _sn(conv, spectral_norm)(x)
+    if bn and not spectral_norm:
+        x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.LeakyReLU(0.2, name=f"{name}_lrelu")(x)
+
+
+def _gan_cls_head(x, encoding, compressed_dim, filters, spectral_norm):
+    """Replicate the compressed encoding over the 4x4 map, concat, score."""
+    c = _sn(layers.Dense(compressed_dim, name="phi"), spectral_norm)(encoding)
+    c = layers.LeakyReLU(0.2, name="phi_lrelu")(c)
+    c = layers.Reshape((1, 1, compressed_dim), name="phi_1x1")(c)
+    c = layers.UpSampling2D(size=(x.shape[1], x.shape[2]), name="phi_replicated")(c)
+    x = layers.Concatenate(name="joint")([x, c])
+    x = _conv_block(x, filters, "joint", spectral_norm, strides=1, kernel=1)
+    logit = _sn(layers.Conv2D(1, 4, padding="valid", name="score_conv"), spectral_norm)(x)
+    return layers.Flatten(name="logit")(logit)
+
+
+def sound_to_image_discriminator(
+    encoding_dim: int = 128,
+    compressed_dim: int = 64,
+    base_filters: int = 64,
+    image_size: int = 64,
+    spectral_norm: bool = False,
+    name: str = "sound_to_image_discriminator",
+) -> keras.Model:
+    """S2I discriminator ``D_{S->I}(image, phi(A))`` (Chen et al. sec. 3.1).
+
+    4x4 stride-2 convolutions (leaky ReLU 0.2, batch norm after the first)
+    double the channels from ``base_filters`` to ``8 * base_filters`` while
+    halving the side to 4; then the GAN-CLS head (``_gan_cls_head``).
+
+    Args:
+        encoding_dim: Width of the sound encoding.
+        compressed_dim: Width of the discriminator's own compression ``phi``.
+        base_filters: Channels of the first conv layer.
+        image_size: 64 or 128 (any power of two >= 8).
+        spectral_norm: Wrap every conv/dense in spectral normalisation.
+        name: Model name.
+
+    Returns:
+        A functional model ``[image [B, S, S, 3], encoding [B, 128]] -> logit [B, 1]``.
+    """
+    n_down = math.log2(image_size / 4)
+    if image_size < 8 or n_down != int(n_down):
+        raise ConfigError(f"image_size must be a power of two >= 8, got {image_size}")
+    n_down = int(n_down)
+    image = keras.Input((image_size, image_size, 3), name="image")
+    encoding = keras.Input((encoding_dim,), name="encoding")
+    x = image
+    for i in range(n_down):
+        filters = base_filters * min(8, 2 ** max(0, i - (n_down - 4)))
+        x = _conv_block(x, filters, f"down{i + 1}", spectral_norm, bn=i > 0)
+    logit = _gan_cls_head(x, encoding, compressed_dim, 8 * base_filters, spectral_norm)
+    return keras.Model([image, encoding], logit, name=name)
+
+
+def image_to_sound_discriminator(
+    encoding_dim: int = 128,
+    compressed_dim: int = 64,
+    base_filters: int = 64,
+    n_mels: int = 128,
+    frames: int = 34,
+    extra_conv_layers: int = 12,
+    extra_filters: int | None = None,
+    spectral_norm: bool = False,
+    name: str = "image_to_sound_discriminator",
+) -> keras.Model:
+    """I2S discriminator ``D_{I->S}(spectrogram, phi(I))`` (Chen et al. sec. 3.1).
+
+    "Two successive convolution layers, where each has a kernel of size 4x4
+    with stride 2x1 and 1x1 zero-padding" take the 128x34 spectrogram to
+    64x33 and then to a 32x32 map; "we add ... 12 layers to the discriminator
+    network": ``extra_conv_layers`` stride-1 3x3 convolutions of
+    ``extra_filters`` channels (default ``base_filters // 2``, narrow enough
+    for a CPU) at 32x32; then the GAN-CLS body of a 32x32 input (three stride-2
+    convs to 4x4 with 2, 4 and 8 times ``base_filters`` channels) and head.
+
+    Args:
+        encoding_dim: Width of the image encoding.
+        compressed_dim: Width of the discriminator's own compression.
+        base_filters: Channel unit (64 in DCGAN).
+        n_mels: Mel bands of the input (128).
+        frames: Time frames of the input (34, the generator's output width).
+        extra_conv_layers: Stride-1 conv layers at 32x32 (12 in the paper).
+        extra_filters: Their channels; default ``max(base_filters // 2, 1)``.
+        spectral_norm: Wrap every conv/dense in spectral normalisation.
+        name: Model name.
+
+    Returns:
+        A functional model ``[spectrogram [B, 128, 34], encoding [B, 128]] -> logit [B, 1]``.
+    """
+    b = base_filters
+    spectrogram = keras.Input((n_mels, frames), name="spectrogram")
+    encoding = keras.Input((encoding_dim,), name="encoding")
+    x = layers.Reshape((n_mels, frames, 1), name="add_channel")(spectrogram)
+    for i, f in enumerate((max(b // 2, 1), b)):
+        x = layers.ZeroPadding2D(1, name=f"down2x1_{i + 1}_pad")(x)
+        x = _conv_block(
+            x, f, f"down2x1_{i + 1}", spectral_norm, strides=(2, 1), padding="valid", bn=i > 0
+        )
+    for i in range(extra_conv_layers):
+        x = _conv_block(
+            x, extra_filters or max(b // 2, 1), f"extra{i + 1}", spectral_norm, strides=1,
+            kernel=3,
+        )
+    for i, f in enumerate((2 * b, 4 * b, 8 * b)):
+        x = _conv_block(x, f, f"down{i + 1}", spectral_norm)
+    logit = _gan_cls_head(x, encoding, compressed_dim, 8 * b, spectral_norm)
+    return keras.Model([spectrogram, encoding], logit, name=name)
