@@ -1,0 +1,1 @@
+"""The embedded default dataset: sampled-instrument performances paired with rendered performers."""
