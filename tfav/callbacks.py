@@ -1,0 +1,132 @@
+"""Keras callbacks of a training run: checkpoints, NaN guard, samples, live evaluation.
+
+Order matters: callbacks that add metrics to ``logs`` (:class:`GeneratedQuality`)
+come before those that record them (TensorBoard, :class:`RunCheckpoint`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from tfav.data.layout import atomic_write_bytes
+
+CHECKPOINT, STATE = "checkpoint.keras", "state.json"
+
+
+def save_model_atomically(model, path) -> None:
+    """``model.save(path)`` through a temporary file, so a crash never leaves half a file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def read_state(run_dir) -> dict:
+    path = Path(run_dir) / STATE
+    return json.loads(path.read_text()) if path.exists() else {"epoch": 0, "history": []}
+
+
+class RunCheckpoint(keras.callbacks.Callback):
+    """After every epoch: the whole model (with optimizer state) and the history.
+
+    The model is written first, then ``state.json`` naming the epoch it holds;
+    both writes are atomic, so an interruption at any instant (even ``kill -9``)
+    leaves a consistent pair and resuming loses at most the current epoch.
+    """
+
+    def __init__(self, run_dir, history: list[dict]):
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.history = history
+
+    def on_epoch_end(self, epoch, logs=None):
+        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
+        if any(not math.isfinite(v) for v in row.values()):
+            return  # NanGuard stops the run; keep the last good checkpoint
+        self.history.append(row)
+        save_model_atomically(self.model, self.run_dir / CHECKPOINT)
+        state = {"epoch": epoch + 1, "history": self.history}
+        atomic_write_bytes(self.run_dir / STATE, json.dumps(state, indent=1).encode())
+
+
+class NanGuard(keras.callbacks.Callback):
+    """Stop at the first non-finite loss and remember where, for a clear error."""
+
+    def __init__(self):
+        super().__init__()
+        self.failure: str | None = None
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        for name, value in (logs or {}).items():
+            if "loss" in name and not math.isfinite(float(value)):
+                self.failure = (
+                    f"{name} became {float(value)} at epoch {self.epoch + 1}, batch {batch}"
+                )
+                self.model.stop_training = True
+                return
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """A PNG grid per epoch from fixed conditions and fixed noise (and TensorBoard images).
+
+    Rows are conditions; the first columns show the real pair, the others
+    generated samples with the same noise every epoch, so epochs compare.
+    """
+
+    def __init__(self, run_dir, draw, every: int = 1, writer_dir=None):
+        super().__init__()
+        self.dir = Path(run_dir) / "samples"
+        self.draw = draw  # draw(model) -> uint8 RGB grid
+        self.every = every
+        self.writer = None
+        if writer_dir is not None:
+            import tensorflow as tf
+
+            self.writer = tf.summary.create_file_writer(str(Path(writer_dir) / "samples"))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        from tfav.visualize import save_png
+
+        grid = self.draw(self.model)
+        save_png(self.dir / f"epoch_{epoch + 1:03d}.png", grid)
+        save_png(self.dir / "latest.png", grid)
+        if self.writer is not None:
+            import tensorflow as tf
+
+            with self.writer.as_default():
+                tf.summary.image("samples", grid[None], step=epoch + 1)
+            self.writer.flush()
+
+
+class GeneratedQuality(keras.callbacks.Callback):
+    """Adds evaluation metrics of generated samples to each epoch's logs.
+
+    ``measure(model) -> dict[str, float]`` is run at the end of every epoch
+    (e.g. verifier accuracy on train and validation conditions, Chen Fig. 9;
+    pose error), so the numbers reach the history, TensorBoard and the
+    progress bar.
+    """
+
+    def __init__(self, measure):
+        super().__init__()
+        self.measure = measure
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs.update({k: float(v) for k, v in self.measure(self.model).items()})
+
+
+def as_numpy(x):
+    return x.numpy() if hasattr(x, "numpy") else np.asarray(x)

@@ -1,0 +1,251 @@
+"""``python -m tfav.evaluate RUN``: measure a trained generator (Chen et al. sec. 5).
+
+S2I runs: verifier accuracy of generated images on train and validation
+conditions (Table 5), Inception-style score (10 splits), Frechet distance on
+the verifier's 128-d features, diversity (distance between images generated
+from one sound with different z, relative to real within-class distance), and
+for one-instrument runs on data with pose ground truth the pose error of
+generated images next to chance. I2S runs: accuracy of generated spectrograms
+under the sound classifier (sec. 5.4). Writes ``metrics.json``, prints a table,
+and draws accuracy versus epoch (Fig. 9) as ``accuracy_curve.png``.
+
+:class:`Probe` holds the fixed conditions used both here and during training
+(sample grids and per-epoch metrics).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import tfav  # noqa: F401
+from tfav import metrics, tasks
+from tfav.cli import one_line_errors
+from tfav.errors import ConfigError
+
+
+def _load_image(path, size):
+    from PIL import Image
+
+    from tfav.errors import ImageError
+
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            if im.size != (size, size):
+                im = im.resize((size, size), Image.BILINEAR)
+            return np.asarray(im, dtype=np.float32) / 127.5 - 1.0
+    except OSError as e:
+        raise ImageError(f"{path}: unreadable image ({e})") from e
+
+
+class Probe:
+    """Fixed real pairs of a run, encoded once, to generate from and compare against."""
+
+    def __init__(self, task, pairs_by_split, index, image_size=64, grid_rows=8, seed=0):
+        from tfav import audio
+
+        self.task, self.index, self.seed = task, index, seed
+        self.data = {}
+        for split, pairs in pairs_by_split.items():
+            if not pairs:
+                continue
+            wave = np.stack([audio.load_audio(p.audio_path, allow_silent=True) for p in pairs])
+            wave = audio.chunk_audio(wave.reshape(len(pairs), -1)[:, : audio.CHUNK_SAMPLES])
+            lms = tasks.log_mel(wave.reshape(len(pairs), audio.CHUNK_SAMPLES)).numpy()
+            self.data[split] = {
+                "lms": lms,
+                "image": np.stack([_load_image(p.image_path, image_size) for p in pairs]),
+                "label": np.array([index.label_of(p) for p in pairs]),
+                "pose": np.array([index.ground_truth(p).get("pose", [np.nan] * 3) for p in pairs],
+                                 dtype=np.float32),
+                "name": [p.category + (f" {index.ground_truth(p)['midi']}"
+                                       if "midi" in index.ground_truth(p) else "") for p in pairs],
+            }
+        self.grid_rows = self._grid_rows(grid_rows)
+        rng = np.random.default_rng(seed)
+        self.z_dim = None
+        self._rng_seed = int(rng.integers(1 << 30))
+
+    @classmethod
+    def from_index(cls, task, index, categories=None, n=256, seed=0, image_size=64):
+        rng = np.random.default_rng(seed)
+        pairs = {}
+        for split in ("train", "validation"):
+            chosen = [p for p in index.select(split) if not categories or p.category in categories]
+            if len(chosen) > n:
+                chosen = [chosen[i] for i in sorted(rng.choice(len(chosen), n, replace=False))]
+            pairs[split] = chosen
+        return cls(task, pairs, index, image_size=image_size, seed=seed)
+
+    def _grid_rows(self, n):
+        d = self.data.get("validation") or self.data["train"]
+        labels = d["label"]
+        if len(set(labels.tolist())) > 1:  # one row per category
+            rows = [int(np.flatnonzero(labels == c)[0]) for c in sorted(set(labels.tolist()))]
+            return rows[:13]
+        if not np.isnan(d["pose"]).any():  # one instrument: rows spread over the pose range
+            order = np.argsort(d["pose"][:, 0])
+            return [int(order[i]) for i in np.linspace(0, len(order) - 1, min(n, len(order)))]
+        return list(range(min(n, len(labels))))
+
+    def _z(self, model, count, offset=0):
+        rng = np.random.default_rng(self._rng_seed + offset)
+        return rng.standard_normal((count, model.z_dim)).astype(np.float32)
+
+    def condition(self, split):
+        d = self.data[split]
+        return d["lms"] if self.task.direction == "s2i" else d["image"]
+
+    def generate(self, model, split, samples=1, batch=64):
+        """Generated outputs ``[samples, N, ...]`` for the split's conditions, fixed z."""
+        cond = self.condition(split)
+        out = []
+        for s in range(samples):
+            z = self._z(model, len(cond), offset=s)
+            parts = [
+                np.asarray(model.generate(cond[i : i + batch], z=z[i : i + batch]))
+                for i in range(0, len(cond), batch)
+            ]
+            out.append(np.concatenate(parts))
+        return np.stack(out)
+
+    def sample_grid(self, model, samples=4):
+        from tfav.visualize import image_grid, spectrogram_rgb, to_uint8_image
+
+        split = "validation" if "validation" in self.data else "train"
+        d, rows_idx = self.data[split], self.grid_rows
+        cond = self.condition(split)[rows_idx]
+        gen = np.stack(
+            [np.asarray(model.generate(cond, z=self._z(model, len(cond), s)))
+             for s in range(samples)]
+        )
+        rows = []
+        for r, i in enumerate(rows_idx):
+            if self.task.direction == "s2i":
+                cells = [to_uint8_image(d["image"][i])] + [to_uint8_image(g[r]) for g in gen]
+            else:
+                cells = [to_uint8_image(d["image"][i]), spectrogram_rgb(d["lms"][i])]
+                cells += [spectrogram_rgb(g[r]) for g in gen]
+            rows.append(cells)
+        col_labels = ["real"] + [f"z{s}" for s in range(samples)]
+        if self.task.direction == "i2s":
+            col_labels = ["image", "real LMS"] + [f"gen z{s}" for s in range(samples)]
+        return image_grid(rows, row_labels=[d["name"][i] for i in rows_idx], col_labels=col_labels)
+
+    def measure(self, model, evaluators) -> dict[str, float]:
+        """Per-epoch numbers: accuracy on train/validation conditions (Fig. 9), pose error."""
+        from tfav.models.generators import resize_spectrogram
+
+        out = {}
+        for split, key in (("train", "acc_train"), ("validation", "acc_val")):
+            if split not in self.data:
+                continue
+            gen = self.generate(model, split)[0]
+            if self.task.direction == "s2i" and "image_encoder" in evaluators:
+                probs = evaluators["image_encoder"].predict(gen, verbose=0)
+                out[key] = metrics.classification_accuracy(probs, self.data[split]["label"])
+            elif self.task.direction == "i2s" and "sound_encoder" in evaluators:
+                lms = resize_spectrogram(gen, tasks.LMS_FRAMES)
+                probs = evaluators["sound_encoder"].predict(lms, verbose=0)
+                out[key] = metrics.classification_accuracy(probs, self.data[split]["label"])
+            if split == "validation" and "pose_regressor" in evaluators:
+                pose = evaluators["pose_regressor"].predict(gen, verbose=0)
+                out["pose_err"] = float(metrics.pose_error(pose, self.data[split]["pose"]).overall)
+        return out
+
+
+def evaluate_run(run_dir, n: int = 512, diversity_conditions: int = 64, seed: int = 0, log=print):
+    """All metrics of a finished (or checkpointed) GAN run; writes ``metrics.json``."""
+    from tfav.data.layout import index_pairs
+    from tfav.train import dependency, load_trained
+    from tfav.visualize import line_plot
+
+    run_dir = Path(run_dir)
+    config_path = run_dir / "config.json"
+    if not config_path.exists():
+        raise ConfigError(f"{run_dir}: not a run folder (no config.json)")
+    config = json.loads(config_path.read_text())
+    task = tasks.get_task(config["task"])
+    if task.kind != "gan":
+        raise ConfigError(f"{run_dir}: evaluate measures generators; '{task.name}' is not a GAN")
+    index = index_pairs(config["data"])
+    instrument = config.get("instrument")
+    cats = [instrument] if instrument else None
+    model = load_trained(run_dir, task.name)
+    probe = Probe.from_index(task, index, cats, n=n, seed=seed)
+    evaluator_names = ("image_encoder",) if task.direction == "s2i" else ("sound_encoder",)
+    ev = {name: dependency(name, config["data"], index, log=log) for name in evaluator_names}
+    has_pose = instrument and not np.isnan(probe.data["validation"]["pose"]).any()
+    if task.direction == "s2i" and has_pose:
+        ev["pose_regressor"] = dependency("pose_regressor", config["data"], index, log=log)
+
+    results = {"task": task.name, "instrument": instrument, "run_dir": str(run_dir)}
+    results.update(probe.measure(model, ev))
+    val = probe.data["validation"]
+    if task.direction == "s2i":
+        verifier = ev["image_encoder"]
+        from tfav.models.encoders import encoder_from_classifier
+
+        features = encoder_from_classifier(verifier)
+        gen = probe.generate(model, "validation")[0]
+        logits = verifier.predict(gen, verbose=0)
+        results["inception_score"], results["inception_score_std"] = metrics.inception_score(
+            logits, splits=10, from_logits=True
+        )
+        results["frechet_distance"] = metrics.frechet_distance(
+            features.predict(val["image"], verbose=0), features.predict(gen, verbose=0)
+        )
+        k = min(diversity_conditions, len(val["label"]))
+        several = probe.generate(model, "validation", samples=4)[:, :k]  # [4, k, H, W, 3]
+        div = metrics.diversity(np.transpose(several, (1, 0, 2, 3, 4)))
+        real = metrics.within_class_distance(val["image"], val["label"])
+        results.update(diversity=div, real_within_class_distance=real, diversity_ratio=div / real)
+        if has_pose:
+            pose = ev["pose_regressor"].predict(gen, verbose=0)
+            results["pose_error"] = float(metrics.pose_error(pose, val["pose"]).overall)
+            results["pose_error_chance"] = float(metrics.chance_pose_error(val["pose"]).overall)
+            real_pose = ev["pose_regressor"].predict(val["image"], verbose=0)
+            results["pose_error_real_images"] = float(
+                metrics.pose_error(real_pose, val["pose"]).overall
+            )
+    else:
+        real_probs = ev["sound_encoder"].predict(val["lms"], verbose=0)
+        results["real_lms_accuracy"] = metrics.classification_accuracy(real_probs, val["label"])
+
+    history = json.loads((run_dir / "state.json").read_text())["history"]
+    curves = {
+        name: ([h["epoch"] for h in history if key in h], [h[key] for h in history if key in h])
+        for name, key in (("train conditions", "acc_train"), ("validation conditions", "acc_val"))
+    }
+    curves = {k: v for k, v in curves.items() if v[0]}
+    if curves:
+        line_plot(run_dir / "accuracy_curve.png", curves, f"{task.name}: accuracy of generated "
+                  "samples under the classifier", "epoch", "accuracy")
+    results = {k: float(v) if isinstance(v, np.floating | float) else v for k, v in results.items()}
+    from tfav.data.layout import atomic_write_bytes
+
+    atomic_write_bytes(run_dir / "metrics.json", json.dumps(results, indent=1).encode())
+    width = max(len(k) for k in results)
+    for k, v in results.items():
+        log(f"{k:<{width}}  {v:.4f}" if isinstance(v, float) else f"{k:<{width}}  {v}")
+    return results
+
+
+@one_line_errors
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m tfav.evaluate", description=__doc__.split("\n")[0])
+    p.add_argument("run", help="run folder written by python -m tfav.train")
+    p.add_argument("--n", type=int, default=512, help="conditions per split (default 512)")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    evaluate_run(args.run, n=args.n, seed=args.seed)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

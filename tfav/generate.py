@@ -1,0 +1,119 @@
+"""``python -m tfav.generate RUN --audio F.wav | --image F.jpg``: use a trained generator.
+
+S2I runs take ``--audio``: the half second starting at ``--offset`` seconds is
+encoded and ``--n`` images are generated with different noise; they are
+written as PNGs and as one grid. I2S runs take ``--image``: ``--n``
+spectrograms are generated, written as a PNG grid, and each is turned back
+into sound by Griffin-Lim inversion of the mel spectrogram (the mel filterbank
+loses detail, Chen sec. 5.4, so expect a rough timbre).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import tfav  # noqa: F401
+from tfav import tasks
+from tfav.cli import one_line_errors
+from tfav.errors import ConfigError
+
+
+def _run_task(run_dir: Path):
+    config_path = run_dir / "config.json"
+    if not config_path.exists():
+        raise ConfigError(f"{run_dir}: not a run folder (no config.json)")
+    config = json.loads(config_path.read_text())
+    task = tasks.get_task(config["task"])
+    if task.kind != "gan":
+        raise ConfigError(f"{run_dir}: '{task.name}' is not a generator run")
+    return task, config
+
+
+def sound_to_images(model, audio_path, n=8, seed=0, offset=0.0) -> np.ndarray:
+    """``n`` images ``[n, 64, 64, 3]`` in [-1, 1] generated from half a second of a sound file."""
+    from tfav import audio
+    from tfav.errors import AudioError
+
+    wave = audio.load_audio(audio_path)
+    start = int(round(offset * audio.SAMPLE_RATE))
+    if start >= len(wave):
+        length = len(wave) / audio.SAMPLE_RATE
+        raise AudioError(f"{audio_path}: --offset {offset}s is past the end ({length:.2f}s)")
+    chunk = audio.chunk_audio(wave[start:])[:1]
+    lms = tasks.log_mel(chunk).numpy()
+    z = np.random.default_rng(seed).standard_normal((n, model.z_dim)).astype(np.float32)
+    return np.asarray(model.generate(np.repeat(lms, n, axis=0), z=z))
+
+
+def image_to_sounds(model, image_path, n=4, seed=0):
+    """``n`` normalised LMS ``[n, 128, 44]`` and their waveforms from one image."""
+    from tfav import audio
+    from tfav.evaluate import _load_image
+    from tfav.models.generators import resize_spectrogram
+
+    image = _load_image(image_path, 64)[None]
+    z = np.random.default_rng(seed).standard_normal((n, model.z_dim)).astype(np.float32)
+    lms = resize_spectrogram(model.generate(np.repeat(image, n, axis=0), z=z), tasks.LMS_FRAMES)
+    db = audio.denormalize_log_mel(lms, ref_db=0.0)
+    wave = np.asarray(audio.griffin_lim_from_log_mel(db))
+    peak = np.max(np.abs(wave), axis=-1, keepdims=True)
+    return np.asarray(lms), 0.9 * wave / np.maximum(peak, 1e-9)
+
+
+@one_line_errors
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m tfav.generate", description=__doc__.split("\n")[0])
+    p.add_argument("run", help="run folder written by python -m tfav.train")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--audio", help="sound file (S2I runs)")
+    source.add_argument("--image", help="image file (I2S runs)")
+    p.add_argument("--n", type=int, default=8, help="samples with different noise (default 8)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--offset", type=float, default=0.0, help="start of the half second, in s")
+    p.add_argument("--out", help="output folder (default RUN/generated/<input name>)")
+    args = p.parse_args(argv)
+
+    from tfav.train import load_trained
+    from tfav.visualize import image_grid, save_png, spectrogram_rgb, to_uint8_image
+
+    run_dir = Path(args.run)
+    task, _ = _run_task(run_dir)
+    source = args.audio or args.image
+    if (task.direction == "s2i") != bool(args.audio):
+        wanted = "--audio" if task.direction == "s2i" else "--image"
+        raise ConfigError(f"{run_dir}: a {task.name} run generates from {wanted}")
+    if not Path(source).exists():
+        raise ConfigError(f"{source}: no such file")
+    out = Path(args.out) if args.out else run_dir / "generated" / Path(source).stem
+    model = load_trained(run_dir, task.name)
+    if task.direction == "s2i":
+        generated = sound_to_images(model, source, args.n, args.seed, args.offset)
+        images = [to_uint8_image(x) for x in generated]
+        for i, im in enumerate(images):
+            save_png(out / f"image_{i}.png", im)
+        save_png(out / "grid.png", image_grid([images]))
+    else:
+        import soundfile as sf
+
+        from tfav.audio import SAMPLE_RATE
+        from tfav.data.layout import atomic_write_bytes
+
+        lms, waves = image_to_sounds(model, source, args.n, args.seed)
+        cells = [[spectrogram_rgb(x) for x in lms]]
+        save_png(out / "log_mel.png", image_grid(cells, cell_height=128))
+        for i, w in enumerate(waves):
+            buf = io.BytesIO()
+            sf.write(buf, w, SAMPLE_RATE, subtype="PCM_16", format="WAV")
+            atomic_write_bytes(out / f"sound_{i}.wav", buf.getvalue())
+    print(f"[tfav] wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

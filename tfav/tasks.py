@@ -1,0 +1,245 @@
+"""Task name -> data, encoder dependencies, model, objective and defaults.
+
+One place knows what each ``--task`` means (Chen et al. 2017, sec. 3 and 5.1):
+
+==================  =======================================================
+sound_encoder       LMS instrument classifier (Fig. 4); its 128-d FC layer is
+                    the sound encoding of S2I-C, S2I-N and pose S2I
+image_encoder       image instrument classifier (Fig. 5); the image encoding
+                    of I2S and the evaluation verifier (Gamma, sec. 5.2.2)
+sound_autoencoder   stacked conv/deconv LMS autoencoder (sec. 5.1), S2I-A
+pose_regressor      image -> pose vector, to measure pose-oriented S2I
+                    (embedded dataset ground truth; not in the paper)
+s2i_instrument      S2I-C: GAN-CLS, wrong pairs = images of other instruments (eq. 5)
+s2i_noneg           S2I-N: S2I-C without wrong pairs
+s2i_ae              S2I-A: S2I-C conditioned on the autoencoder's encoding
+s2i_pose            pose-oriented S2I, one instrument, wrong pairs = other
+                    images of the same instrument (eq. 6)
+i2s                 I2S: image -> 128x34 LMS, wrong pairs = sounds of other
+                    instruments (eq. 7)
+==================  =======================================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import tfav  # noqa: F401  (selects the Keras backend)
+from tfav.errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """What a task trains and how.
+
+    Attributes:
+        kind: ``classifier``, ``regressor``, ``autoencoder`` or ``gan``.
+        modality: input of a classifier/regressor/autoencoder: ``sound`` or ``image``.
+        direction: for GANs, ``s2i`` or ``i2s``.
+        wrong_pairs: how GAN wrong pairs are sampled: ``other_category``,
+            ``same_category`` or ``None`` (no S_w term).
+        encoder: the task whose trained model encodes a GAN's condition.
+        needs_instrument: trained on one instrument (``--instrument``).
+        epochs, batch_size, learning_rate: defaults, sized for this CPU.
+    """
+
+    name: str
+    kind: str
+    description: str
+    modality: str | None = None
+    direction: str | None = None
+    wrong_pairs: str | None = None
+    encoder: str | None = None
+    needs_instrument: bool = False
+    epochs: int = 10
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+
+
+TASKS = {
+    t.name: t
+    for t in [
+        Task("sound_encoder", "classifier", "LMS instrument classifier (Chen Fig. 4)",
+             modality="sound", epochs=8),
+        Task("image_encoder", "classifier", "image instrument classifier / verifier (Chen Fig. 5)",
+             modality="image", epochs=4),
+        Task("sound_autoencoder", "autoencoder", "stacked LMS autoencoder (Chen sec. 5.1)",
+             modality="sound", epochs=8),
+        Task("pose_regressor", "regressor", "image -> pose vector, for evaluation",
+             modality="image", epochs=6),
+        Task("s2i_instrument", "gan", "S2I-C (Chen eq. 5)", direction="s2i",
+             wrong_pairs="other_category", encoder="sound_encoder", epochs=10,
+             learning_rate=2e-4),
+        Task("s2i_noneg", "gan", "S2I-N: S2I-C without wrong pairs", direction="s2i",
+             wrong_pairs=None, encoder="sound_encoder", epochs=10, learning_rate=2e-4),
+        Task("s2i_ae", "gan", "S2I-A: autoencoder sound encoding", direction="s2i",
+             wrong_pairs="other_category", encoder="sound_autoencoder", epochs=10,
+             learning_rate=2e-4),
+        Task("s2i_pose", "gan", "pose-oriented S2I, one instrument (Chen eq. 6)",
+             direction="s2i", wrong_pairs="same_category", encoder="sound_encoder",
+             needs_instrument=True, epochs=40, learning_rate=2e-4),
+        Task("i2s", "gan", "I2S: image -> log-mel spectrogram (Chen eq. 7)", direction="i2s",
+             wrong_pairs="other_category", encoder="image_encoder", epochs=10,
+             learning_rate=2e-4),
+    ]
+}  # fmt: skip
+
+#: Frames of a generated I2S spectrogram (Chen sec. 3.1) and of a real 0.5 s LMS.
+I2S_FRAMES, LMS_FRAMES = 34, 44
+
+
+def get_task(name: str) -> Task:
+    if name not in TASKS:
+        raise ConfigError(f"unknown task '{name}' (known: {', '.join(TASKS)})")
+    return TASKS[name]
+
+
+# --- data: pipeline batches -> model inputs ---------------------------------
+
+
+def log_mel(waveform):
+    """Normalised LMS ``[B, 128, 44]`` of a batch of 0.5 s waveforms, in-graph."""
+    from tfav import audio
+
+    return audio.normalize_log_mel(audio.log_mel_spectrogram(waveform))
+
+
+def model_inputs(task: Task):
+    """The map from a pipeline batch (dict) to what the task's model trains on."""
+    from tfav.models.generators import resize_spectrogram
+
+    if task.kind in ("classifier", "regressor", "autoencoder"):
+        def features(batch):
+            return log_mel(batch["waveform"]) if task.modality == "sound" else batch["image"]
+
+        if task.kind == "classifier":
+            return lambda b: (features(b), b["label"])
+        if task.kind == "regressor":
+            return lambda b: (features(b), b["pose"])
+        return lambda b: (features(b), features(b))
+
+    if task.direction == "s2i":
+        def s2i(batch):
+            out = {"condition": log_mel(batch["waveform"]), "target": batch["image"]}
+            if task.wrong_pairs:
+                out["wrong_target"] = batch["wrong_image"]
+            return out
+
+        return s2i
+
+    def i2s(batch):
+        out = {
+            "condition": batch["image"],
+            "target": resize_spectrogram(log_mel(batch["waveform"]), I2S_FRAMES),
+        }
+        if task.wrong_pairs:
+            out["wrong_target"] = resize_spectrogram(log_mel(batch["wrong_waveform"]), I2S_FRAMES)
+        return out
+
+    return i2s
+
+
+def make_dataset(task: Task, root, split: str, *, categories=None, batch_size=64, seed=0,
+                 image_size=64, shuffle=True, drop_remainder=True):
+    """Batches of ``split`` mapped to the task's model inputs."""
+    import tensorflow as tf
+
+    from tfav.data.pipeline import pair_dataset
+
+    ds = pair_dataset(
+        root, split, categories=categories, image_size=image_size, batch_size=batch_size,
+        shuffle=shuffle, seed=seed, wrong_pairs=task.wrong_pairs if task.kind == "gan" else None,
+        drop_remainder=drop_remainder,
+    )
+    return ds.map(model_inputs(task), num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+        tf.data.AUTOTUNE
+    )
+
+
+# --- models -------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Hyper:
+    """Hyperparameters a user (or a tuner) may change."""
+
+    learning_rate: float | None = None  # None: the task's default
+    beta_1: float = 0.5
+    z_dim: int = 100
+    base_filters: int = 64
+    spectral_norm: bool = False
+    g_steps: int = 1
+
+
+def build_model(task: Task, num_classes: int, hyper: Hyper, encoder=None, image_size=64, seed=0):
+    """The compiled Keras model that ``python -m tfav.train`` fits for ``task``.
+
+    Args:
+        encoder: for GAN tasks, the frozen condition encoder (128-d output).
+    """
+    import keras
+
+    from tfav.models import discriminators, encoders, generators
+
+    lr = hyper.learning_rate or task.learning_rate
+    if task.kind == "classifier":
+        if task.modality == "sound":
+            model = encoders.sound_classifier(num_classes)
+        else:
+            model = encoders.image_classifier(num_classes, image_size=image_size)
+        model.compile(
+            optimizer=keras.optimizers.Adam(lr),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        )
+        return model
+    if task.kind == "regressor":
+        # The Fig. 5 network with a linear 3-output head regresses the pose vector.
+        model = encoders.image_classifier(3, image_size=image_size, name="pose_regressor")
+        model.compile(optimizer=keras.optimizers.Adam(lr), loss="mse", metrics=["mae"])
+        return model
+    if task.kind == "autoencoder":
+        model = encoders.sound_autoencoder()
+        model.compile(optimizer=keras.optimizers.Adam(lr))
+        return model
+
+    from tfav.objectives.gan_cls import ConditionalGAN
+
+    if encoder is None:
+        raise ConfigError(f"task '{task.name}' needs a trained {task.encoder}")
+    if task.direction == "s2i":
+        generator = generators.sound_to_image_generator(
+            z_dim=hyper.z_dim, base_filters=hyper.base_filters, image_size=image_size
+        )
+        discriminator = discriminators.sound_to_image_discriminator(
+            base_filters=hyper.base_filters, image_size=image_size,
+            spectral_norm=hyper.spectral_norm,
+        )
+    else:
+        generator = generators.image_to_sound_generator(
+            z_dim=hyper.z_dim, base_filters=hyper.base_filters
+        )
+        discriminator = discriminators.image_to_sound_discriminator(
+            base_filters=hyper.base_filters, spectral_norm=hyper.spectral_norm
+        )
+    model = ConditionalGAN(
+        generator, discriminator, encoder, z_dim=hyper.z_dim,
+        use_wrong_pairs=task.wrong_pairs is not None, g_steps=hyper.g_steps, seed=seed,
+    )
+    model.compile(
+        d_optimizer=keras.optimizers.Adam(lr, beta_1=hyper.beta_1),
+        g_optimizer=keras.optimizers.Adam(lr, beta_1=hyper.beta_1),
+    )
+    return model
+
+
+def encoder_of(task_name: str, model):
+    """The frozen 128-d condition encoder from a trained encoder task's model."""
+    from tfav.models import encoders
+
+    if task_name == "sound_autoencoder":
+        encoder = model.encoder
+    else:
+        encoder = encoders.encoder_from_classifier(model)
+    encoder.trainable = False
+    return encoder

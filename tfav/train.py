@@ -1,0 +1,286 @@
+"""``python -m tfav.train --task TASK``: train a model of Chen et al. 2017 on a pair folder.
+
+Without ``--data`` the embedded synthetic dataset is built once and cached.
+Encoders a task needs (the sound classifier for S2I, the image classifier for
+I2S, the autoencoder for S2I-A) and the evaluators (verifier, pose regressor)
+are trained first into a cache next to the dataset, or reused from there or
+from ``--sound-encoder PATH`` etc.; the command says which.
+
+A run folder holds ``config.json``, ``checkpoint.keras`` + ``state.json``
+(written atomically after every epoch; ``--resume`` continues from them),
+``samples/epoch_NNN.png``, TensorBoard ``logs/``, the final model
+(``generator.keras`` for GANs, ``model.keras`` otherwise) and ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import tfav  # noqa: F401  (selects the Keras backend before keras is imported)
+from tfav import tasks
+from tfav.cli import one_line_errors
+from tfav.errors import ConfigError, DataError, TfavError
+
+#: Evaluators trained alongside a GAN to measure it every epoch.
+EVALUATORS = {"s2i": ("image_encoder",), "i2s": ("sound_encoder",)}
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("TFAV_CACHE", Path.home() / ".cache" / "tfav"))
+
+
+def dataset_fingerprint(index) -> str:
+    """Identifies a dataset's content cheaply: path and pair counts."""
+    blob = json.dumps([os.path.abspath(index.root), index.counts()], sort_keys=True)
+    return hashlib.sha1(blob.encode()).hexdigest()[:12]
+
+
+def load_trained(path, task_name: str, compile: bool = False):
+    """A trained model from a run folder (its ``checkpoint.keras``) or a ``.keras`` file."""
+    import keras
+
+    import tfav.objectives.gan_cls  # noqa: F401  (registers the objective for loading)
+
+    path = Path(path)
+    file = path / "checkpoint.keras" if path.is_dir() else path
+    if not file.exists():
+        raise ConfigError(f"{path}: no trained {task_name} here (expected a run folder or .keras)")
+    try:
+        return keras.models.load_model(file, compile=compile)
+    except Exception as e:  # noqa: BLE001  (keras raises many types for bad files)
+        raise ConfigError(f"{file}: cannot load a {task_name} model ({e})") from e
+
+
+def dependency(task_name: str, data_root, index, explicit=None, seed=0, log=print):
+    """A trained model for ``task_name``: given, cached, or trained now (and cached)."""
+    if explicit:
+        log(f"[tfav] using {task_name} from {explicit}")
+        return load_trained(explicit, task_name)
+    run_dir = cache_root() / "models" / dataset_fingerprint(index) / task_name
+    if (run_dir / "summary.json").exists():
+        log(f"[tfav] reusing cached {task_name}: {run_dir}")
+    else:
+        log(f"[tfav] training {task_name} first (cached in {run_dir})")
+        train(task_name, data=data_root, out=run_dir, resume=True, seed=seed, evaluate=False)
+    return load_trained(run_dir, task_name)
+
+
+def _new_run_dir(task, instrument) -> Path:
+    name = task.name + (f"-{instrument}" if instrument else "")
+    return Path("runs") / name / time.strftime("%Y%m%d-%H%M%S")
+
+
+def _latest_run_dir(task, instrument) -> Path | None:
+    base = Path("runs") / (task.name + (f"-{instrument}" if instrument else ""))
+    runs = sorted(p for p in base.glob("*") if (p / "state.json").exists()) if base.exists() else []
+    return runs[-1] if runs else None
+
+
+def train(
+    task_name: str,
+    *,
+    data=None,
+    instrument: str | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    out=None,
+    resume: bool = False,
+    seed: int = 0,
+    hyper: tasks.Hyper | None = None,
+    steps_per_epoch: int | None = None,
+    encoders: dict | None = None,
+    evaluate: bool = True,
+    verbose: int = 1,
+) -> Path:
+    """Train ``task_name`` and return its run folder (see the module docstring).
+
+    Args:
+        data: a pair folder; ``None`` builds/uses the embedded dataset.
+        instrument: restrict to one category (required by ``s2i_pose``).
+        steps_per_epoch: cap on batches per epoch (quick runs and tests).
+        encoders: ``{task_name: path}`` of trained encoders/evaluators to use.
+        evaluate: for GANs, measure generated samples every epoch with the
+            verifier (and pose regressor), training them first if needed.
+    """
+    import keras
+    import tensorflow as tf
+
+    from tfav.callbacks import (
+        GeneratedQuality,
+        NanGuard,
+        RunCheckpoint,
+        SampleGrid,
+        read_state,
+    )
+    from tfav.data.layout import index_pairs
+
+    task = tasks.get_task(task_name)
+    hyper = hyper or tasks.Hyper()
+    encoders = encoders or {}
+    if data is None:
+        from tfav.data.synth import default_dataset
+
+        data = default_dataset()
+    index = index_pairs(data)
+    if task.needs_instrument and not instrument:
+        raise ConfigError(f"task '{task.name}' trains one instrument: pass --instrument NAME")
+    categories = None
+    if instrument:
+        index.select(category=instrument)  # raises a clear error for unknown names
+        categories = [instrument]
+    if task.kind == "regressor" and not index.labels:
+        raise DataError(f"{data}: pose_regressor needs labels.jsonl with pose ground truth")
+
+    if resume and out is None:
+        out = _latest_run_dir(task, instrument)
+        if out is None:
+            raise ConfigError(f"--resume: no earlier {task.name} run under runs/")
+    run_dir = Path(out) if out is not None else _new_run_dir(task, instrument)
+    state = read_state(run_dir)
+    if state["epoch"] and not resume:
+        raise ConfigError(f"{run_dir}: holds a run already; pass --resume to continue it")
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    epochs = epochs or task.epochs
+    batch_size = batch_size or task.batch_size
+    keras.utils.set_random_seed(seed)
+    config = {
+        "task": task.name, "data": os.path.abspath(index.root), "instrument": instrument,
+        "categories": list(index.categories), "epochs": epochs, "batch_size": batch_size,
+        "seed": seed, "hyper": dataclasses.asdict(hyper),
+    }  # fmt: skip
+    (run_dir / "config.json").write_text(json.dumps(config, indent=1))
+
+    log = print if verbose else (lambda *a: None)
+    condition_encoder, evaluators = None, {}
+    if task.kind == "gan":
+        dep = dependency(task.encoder, data, index, encoders.get(task.encoder), seed, log)
+        condition_encoder = tasks.encoder_of(task.encoder, dep)
+        if evaluate:
+            names = EVALUATORS[task.direction]
+            if instrument and index.labels:
+                names += ("pose_regressor",)
+            for name in names:
+                evaluators[name] = dependency(name, data, index, encoders.get(name), seed, log)
+
+    train_ds = tasks.make_dataset(
+        task, index.root, "train", categories=categories, batch_size=batch_size, seed=seed
+    )
+    val_ds = None
+    if task.kind != "gan" and index.select(split="validation"):
+        val_ds = tasks.make_dataset(
+            task, index.root, "validation", categories=categories, batch_size=batch_size,
+            seed=seed, shuffle=False, drop_remainder=False,
+        )
+    if steps_per_epoch:
+        train_ds = train_ds.take(steps_per_epoch)
+        val_ds = val_ds.take(steps_per_epoch) if val_ds is not None else None
+
+    if state["epoch"]:
+        log(f"[tfav] resuming {run_dir} after epoch {state['epoch']}")
+        model = load_trained(run_dir, task.name, compile=True)
+    else:
+        model = tasks.build_model(
+            task, len(index.categories), hyper, encoder=condition_encoder, seed=seed
+        )
+
+    history = state["history"]
+    guard = NanGuard()
+    callbacks = [guard]
+    if task.kind == "gan":
+        from tfav import evaluate as ev
+
+        probe = ev.Probe.from_index(task, index, categories, seed=seed)
+        callbacks.append(SampleGrid(run_dir, probe.sample_grid, writer_dir=run_dir / "logs"))
+        if evaluators:
+            callbacks.append(GeneratedQuality(lambda m: probe.measure(m, evaluators)))
+    callbacks += [
+        keras.callbacks.TensorBoard(run_dir / "logs", write_graph=False),
+        RunCheckpoint(run_dir, history),
+    ]
+    start = time.time()
+    if state["epoch"] < epochs:
+        log(f"[tfav] {task.name}: {task.description}; run folder {run_dir}")
+        model.fit(
+            train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=state["epoch"],
+            callbacks=callbacks, verbose=verbose,
+        )
+    if guard.failure:
+        raise TfavError(
+            f"{run_dir}: training diverged ({guard.failure}); the last good checkpoint is "
+            f"epoch {len(history)} — lower --learning-rate and --resume"
+        )
+    final = model.generator if task.kind == "gan" else model
+    from tfav.callbacks import save_model_atomically
+
+    final_path = run_dir / ("generator.keras" if task.kind == "gan" else "model.keras")
+    save_model_atomically(final, final_path)
+    summary = {
+        **config,
+        "run_dir": str(run_dir),
+        "epochs_done": len(history),
+        "seconds": round(time.time() - start, 1),
+        "final": history[-1] if history else {},
+        "model": final_path.name,
+        "train_pairs": len(index.select("train", instrument)),
+        "validation_pairs": len(index.select("validation", instrument)),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+    }
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+    log(f"[tfav] done: {final_path}")
+    return run_dir
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="python -m tfav.train", description=__doc__.split("\n")[0])
+    p.add_argument("--task", required=True, choices=list(tasks.TASKS))
+    p.add_argument("--instrument", help="one category (required by s2i_pose)")
+    p.add_argument("--data", help="pair folder (default: the embedded dataset, built once)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--out", help="run folder (default: runs/<task>[-<instrument>]/<time>)")
+    p.add_argument("--resume", action="store_true", help="continue --out (or the latest run)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--learning-rate", type=float)
+    p.add_argument("--base-filters", type=int, default=64)
+    p.add_argument("--z-dim", type=int, default=100)
+    p.add_argument("--spectral-norm", action="store_true")
+    p.add_argument("--steps-per-epoch", type=int, help="cap batches per epoch (quick runs)")
+    p.add_argument("--no-eval", action="store_true", help="skip per-epoch evaluation of samples")
+    for name in ("sound_encoder", "image_encoder", "sound_autoencoder", "pose_regressor"):
+        p.add_argument("--" + name.replace("_", "-"), metavar="PATH",
+                       help=f"trained {name} (run folder or .keras) instead of the cached one")
+    return p.parse_args(argv)
+
+
+@one_line_errors
+def main(argv=None):
+    args = parse_args(argv)
+    hyper = tasks.Hyper(
+        learning_rate=args.learning_rate, base_filters=args.base_filters, z_dim=args.z_dim,
+        spectral_norm=args.spectral_norm,
+    )
+    encoders = {
+        name: getattr(args, name)
+        for name in ("sound_encoder", "image_encoder", "sound_autoencoder", "pose_regressor")
+        if getattr(args, name)
+    }
+    train(
+        args.task, data=args.data, instrument=args.instrument, epochs=args.epochs,
+        batch_size=args.batch_size, out=args.out, resume=args.resume, seed=args.seed,
+        hyper=hyper, steps_per_epoch=args.steps_per_epoch, encoders=encoders,
+        evaluate=not args.no_eval,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
