@@ -147,7 +147,7 @@ def encoder_from_classifier(classifier: keras.Model, name: str | None = None) ->
         to the 128-d encoding.
     """
     return keras.Model(
-        classifier.inputs,
+        classifier.input,
         classifier.get_layer("encoding").output,
         name=name or f"{classifier.name}_encoder",
     )
@@ -214,6 +214,7 @@ class SoundAutoencoder(keras.Model):
         self.stack_trackers = [
             keras.metrics.Mean(name=f"mse_{i + 1}") for i in range(self.num_stacks)
         ]
+        self.built = True
 
     @property
     def metrics(self):

@@ -1,0 +1,205 @@
+"""Conditional GAN with matching-aware discriminator (GAN-CLS), Chen et al. sec. 3.2.
+
+One ``keras.Model`` wraps a frozen condition encoder, a generator and a
+discriminator built by ``tfav.models``; ``fit`` runs the adversarial training
+of Chen et al. eqs. (3)-(7) on batches
+``{"condition", "target"[, "wrong_target"]}``.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from tfav.objectives.losses import gan_cls_discriminator_loss, gan_cls_generator_loss
+
+
+@keras.saving.register_keras_serializable(package="tfav")
+class ConditionalGAN(keras.Model):
+    """GAN-CLS training of a conditional generator (Chen et al. 2017, sec. 3.2).
+
+    Per batch: the frozen encoder turns ``condition`` into the 128-d encoding
+    (the generator and discriminator compress it with their own ``phi``); one
+    discriminator step on eq. (4) with real, wrong and fake pairs, then
+    ``g_steps`` generator steps on eq. (3) with fresh noise. With
+    ``use_wrong_pairs=False`` (S2I-N) the discriminator sees only real and
+    fake pairs.
+
+    Args:
+        generator: ``[encoding, z] -> sample`` (e.g. ``sound_to_image_generator``).
+        discriminator: ``[sample, encoding] -> logit``.
+        condition_encoder: Frozen ``condition -> encoding`` (e.g. the sound
+            classifier cut at ``encoding`` for S2I, the image one for I2S).
+        z_dim: Noise width; must match the generator's ``z`` input.
+        use_wrong_pairs: Use ``wrong_target`` in the discriminator loss.
+        seed: Seed of the noise ``SeedGenerator``.
+        g_steps: Generator steps per discriminator step.
+
+    Example:
+        >>> gan = ConditionalGAN(g, d, sound_encoder, seed=0)
+        >>> gan.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+        ...             g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
+        >>> gan.fit(dataset_of_dicts, epochs=200)
+        >>> images = gan.generate(lms_batch)
+    """
+
+    def __init__(
+        self,
+        generator: keras.Model,
+        discriminator: keras.Model,
+        condition_encoder: keras.Model,
+        z_dim: int = 100,
+        use_wrong_pairs: bool = True,
+        seed: int | None = None,
+        g_steps: int = 1,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.condition_encoder = condition_encoder
+        self.condition_encoder.trainable = False
+        self.z_dim = int(z_dim)
+        self.use_wrong_pairs = bool(use_wrong_pairs)
+        self.seed = seed
+        self.g_steps = int(g_steps)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.real_score_tracker = keras.metrics.Mean(name="real_score")
+        self.wrong_score_tracker = keras.metrics.Mean(name="wrong_score")
+        self.fake_score_tracker = keras.metrics.Mean(name="fake_score")
+        # The sub-models are built functional models; nothing is left to build.
+        self.built = True
+
+    def compile(self, d_optimizer, g_optimizer, **kwargs):
+        """Set one optimizer per network (Adam 2e-4, beta_1 0.5 in DCGAN/GAN-CLS)."""
+        super().compile(**kwargs)
+        self.d_optimizer = keras.optimizers.get(d_optimizer)
+        self.g_optimizer = keras.optimizers.get(g_optimizer)
+
+    @property
+    def metrics(self):
+        trackers = [self.d_loss_tracker, self.g_loss_tracker, self.real_score_tracker]
+        if self.use_wrong_pairs:
+            trackers.append(self.wrong_score_tracker)
+        return [*trackers, self.fake_score_tracker]
+
+    def _noise(self, batch_size, seed=None):
+        return keras.random.normal(
+            (batch_size, self.z_dim), seed=self.seed_generator if seed is None else seed
+        )
+
+    def _encode(self, condition):
+        return ops.stop_gradient(self.condition_encoder(condition, training=False))
+
+    def _scores(self, batch, encoding, fake, training):
+        real = self.discriminator([batch["target"], encoding], training=training)
+        wrong = None
+        if self.use_wrong_pairs:
+            wrong = self.discriminator([batch["wrong_target"], encoding], training=training)
+        fake = self.discriminator([fake, encoding], training=training)
+        return real, wrong, fake
+
+    def _track(self, d_loss, g_loss, real, wrong, fake):
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        self.real_score_tracker.update_state(ops.mean(ops.sigmoid(real)))
+        if wrong is not None:
+            self.wrong_score_tracker.update_state(ops.mean(ops.sigmoid(wrong)))
+        self.fake_score_tracker.update_state(ops.mean(ops.sigmoid(fake)))
+        return {m.name: m.result() for m in self.metrics}
+
+    def train_step(self, batch):
+        encoding = self._encode(batch["condition"])
+        batch_size = ops.shape(encoding)[0]
+
+        fake = self.generator([encoding, self._noise(batch_size)], training=True)
+        with tf.GradientTape() as tape:
+            real, wrong, fake_logits = self._scores(batch, encoding, fake, training=True)
+            d_loss = gan_cls_discriminator_loss(real, wrong, fake_logits)
+        d_weights = self.discriminator.trainable_weights
+        d_grads = tape.gradient(d_loss, d_weights)
+        self.d_optimizer.apply_gradients(zip(d_grads, d_weights, strict=True))
+
+        for _ in range(self.g_steps):
+            z = self._noise(batch_size)
+            with tf.GradientTape() as tape:
+                fake = self.generator([encoding, z], training=True)
+                g_loss = gan_cls_generator_loss(
+                    self.discriminator([fake, encoding], training=True)
+                )
+            g_weights = self.generator.trainable_weights
+            g_grads = tape.gradient(g_loss, g_weights)
+            self.g_optimizer.apply_gradients(zip(g_grads, g_weights, strict=True))
+        return self._track(d_loss, g_loss, real, wrong, fake_logits)
+
+    def test_step(self, batch):
+        """The losses of ``train_step`` in inference mode, without updates."""
+        encoding = self._encode(batch["condition"])
+        fake = self.generator([encoding, self._noise(ops.shape(encoding)[0])], training=False)
+        real, wrong, fake_logits = self._scores(batch, encoding, fake, training=False)
+        d_loss = gan_cls_discriminator_loss(real, wrong, fake_logits)
+        return self._track(d_loss, gan_cls_generator_loss(fake_logits), real, wrong, fake_logits)
+
+    def generate(self, condition, z=None, seed=None):
+        """Generate samples for a batch of conditions (inference mode).
+
+        Args:
+            condition: What the condition encoder takes (LMS for S2I, images
+                for I2S), batched.
+            z: Noise ``[B, z_dim]``; drawn from ``seed`` (an int or a
+                ``SeedGenerator``) or the model's own generator when ``None``.
+            seed: Seed for the noise when ``z`` is not given.
+
+        Returns:
+            The generator's output for ``condition``.
+        """
+        encoding = self.condition_encoder(condition, training=False)
+        if z is None:
+            z = self._noise(ops.shape(encoding)[0], seed=seed)
+        z = ops.convert_to_tensor(z, dtype=encoding.dtype)
+        return self.generator([encoding, z], training=False)
+
+    def call(self, inputs, training=False):
+        """``{"condition"[, "z"]}`` (or a condition alone) -> generated samples."""
+        if isinstance(inputs, dict):
+            return self.generate(inputs["condition"], z=inputs.get("z"))
+        return self.generate(inputs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            generator=keras.saving.serialize_keras_object(self.generator),
+            discriminator=keras.saving.serialize_keras_object(self.discriminator),
+            condition_encoder=keras.saving.serialize_keras_object(self.condition_encoder),
+            z_dim=self.z_dim,
+            use_wrong_pairs=self.use_wrong_pairs,
+            seed=self.seed,
+            g_steps=self.g_steps,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("generator", "discriminator", "condition_encoder"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
+    def get_compile_config(self):
+        if not getattr(self, "compiled", False) or not hasattr(self, "d_optimizer"):
+            return None
+        return {
+            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
+        }
+
+    def compile_from_config(self, config):
+        d_optimizer = keras.saving.deserialize_keras_object(config["d_optimizer"])
+        g_optimizer = keras.saving.deserialize_keras_object(config["g_optimizer"])
+        self.compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer)
+        # Create the slot variables now so the saved optimizer state loads into them.
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
