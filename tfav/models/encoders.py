@@ -228,7 +228,7 @@ class SoundAutoencoder(keras.Model):
     def call(self, inputs, training=False):
         return self.network(inputs, training=training)["encoding"]
 
-    def _losses(self, x, training):
+    def _stack_losses(self, x, training):
         out = self.network(x, training=training)
         mses = [
             ops.mean(ops.square(out[f"reconstruction_{i + 1}"] - out[f"target_{i + 1}"]))
@@ -247,14 +247,14 @@ class SoundAutoencoder(keras.Model):
 
         x = data[0] if isinstance(data, (tuple, list)) else data
         with tf.GradientTape() as tape:
-            loss, mses = self._losses(x, training=True)
+            loss, mses = self._stack_losses(x, training=True)
         weights = self.network.trainable_weights
         self.optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights, strict=True))
         return self._update(loss, mses)
 
     def test_step(self, data):
         x = data[0] if isinstance(data, (tuple, list)) else data
-        return self._update(*self._losses(x, training=False))
+        return self._update(*self._stack_losses(x, training=False))
 
     def get_config(self):
         config = super().get_config()

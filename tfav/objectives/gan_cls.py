@@ -12,6 +12,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+import tfav.models  # noqa: F401  (registers the custom layers of saved sub-models)
 from tfav.objectives.losses import gan_cls_discriminator_loss, gan_cls_generator_loss
 
 
