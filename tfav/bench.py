@@ -1,0 +1,151 @@
+"""Benchmarks: ``python -m tfav.bench <name> [options]``.
+
+Each benchmark is one function registered with :func:`benchmark`, which also
+declares its command-line options; ``main`` builds one sub-command per entry::
+
+    @benchmark("train", "steps/s of a GAN step", arg("--batch", type=int, default=64))
+    def train(args):
+        ...
+
+Run ``python -m tfav.bench --help`` for the list.
+"""
+
+import argparse
+import os
+import statistics
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+import tfav  # noqa: F401  (sets the Keras backend before anything imports keras)
+from tfav.cli import one_line_errors
+
+#: name -> (function(args), one-line help, [(flags, argparse kwargs), ...])
+BENCHMARKS = {}
+
+
+def arg(*flags, **kwargs):
+    """An option of a benchmark, as given to ``argparse.ArgumentParser.add_argument``."""
+    return flags, kwargs
+
+
+def benchmark(name, help, *arguments):
+    """Register ``function(args)`` as ``python -m tfav.bench <name>`` with these options."""
+
+    def register(function):
+        BENCHMARKS[name] = (function, help, arguments)
+        return function
+
+    return register
+
+
+def time_calls(calls, repeats):
+    """Seconds of ``repeats`` rounds of each of ``calls`` (warmed up by the caller).
+
+    The calls alternate within a round so that load from other processes on a
+    shared machine hits all of them alike.
+    """
+    seconds = [[] for _ in calls]
+    for _ in tqdm(range(repeats), desc="timing", leave=False):
+        for call, times in zip(calls, seconds, strict=True):
+            start = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - start)
+    return seconds
+
+
+def test_clips(batch, samples, sample_rate=44100, seed=0):
+    """``[batch, samples]`` float32 notes: harmonic tones with decay, vibrato and noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(samples) / sample_rate
+    f0 = 55.0 * 2.0 ** (rng.integers(0, 48, batch) / 12.0)
+    vibrato = 1.0 + 0.005 * np.sin(2 * np.pi * rng.uniform(4, 7, (batch, 1)) * t)
+    phase = 2 * np.pi * np.cumsum(f0[:, None] * vibrato, axis=1) / sample_rate
+    clips = sum(np.sin(k * phase) / k for k in range(1, 9))
+    clips *= np.exp(-t * rng.uniform(0.5, 6.0, (batch, 1)))
+    clips += 0.003 * rng.standard_normal((batch, samples))
+    clips *= rng.uniform(0.05, 0.5, (batch, 1)) / np.abs(clips).max(axis=1, keepdims=True)
+    return clips.astype(np.float32)
+
+
+@benchmark(
+    "features",
+    "clips/s of the in-graph log-mel spectrogram against librosa",
+    arg("--batch", type=int, default=256, help="clips per batch (default 256)"),
+    arg("--seconds", type=float, default=0.5, help="clip length (default 0.5 s)"),
+    arg("--repeats", type=int, default=5, help="timed calls of each (default 5)"),
+    arg("--threads", type=int, default=0, help="TF intra-op threads (default: TF's choice)"),
+)
+def features(args):
+    """Time ``tfav.audio.log_mel_spectrogram`` (tf.function) and librosa on one batch."""
+    import tensorflow as tf
+
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    from tfav import audio
+
+    samples = int(round(args.seconds * audio.SAMPLE_RATE))
+    clips = test_clips(args.batch, samples)
+    lms = tf.function(
+        audio.log_mel_spectrogram, input_signature=[tf.TensorSpec([None, None], tf.float32)]
+    )
+    tf_out = lms(clips).numpy()  # warm up: trace and first run
+    lms(clips).numpy()
+    names, calls = ["tfav (tf.function)"], [lambda: lms(clips).numpy()]
+    try:
+        import librosa
+    except ImportError:
+        librosa = None
+    if librosa is not None:
+
+        def librosa_lms():
+            power = librosa.feature.melspectrogram(
+                y=clips, sr=audio.SAMPLE_RATE, n_fft=2048, hop_length=512, n_mels=128
+            )
+            db = librosa.power_to_db(power, ref=1.0, top_db=None)
+            # librosa's top_db clips at the peak of the whole batch; tfav per clip.
+            return np.maximum(db, db.max(axis=(1, 2), keepdims=True) - 80.0)
+
+        librosa_out = librosa_lms()
+        names.append(f"librosa {librosa.__version__}")
+        calls.append(librosa_lms)
+    rows = list(zip(names, time_calls(calls, args.repeats), strict=True))
+
+    print(
+        f"log-mel spectrogram {tuple(tf_out.shape[1:])} per clip, batch {args.batch} x "
+        f"{samples} samples, {os.cpu_count()} CPU cores, median of {args.repeats} calls"
+    )
+    print(f"{'implementation':<22}{'clips/s':>10}{'ms/batch':>11}")
+    for name, seconds in rows:
+        median = statistics.median(seconds)
+        print(f"{name:<22}{args.batch / median:>10.0f}{1000 * median:>11.1f}")
+    if librosa is None:
+        print("librosa is not installed (pip install librosa): no comparison made")
+        return
+    ratio = statistics.median(rows[1][1]) / statistics.median(rows[0][1])
+    difference = float(np.abs(tf_out - librosa_out).max())
+    print(f"speed-up tfav/librosa: {ratio:.2f}x   max |dB difference|: {difference:.2e}")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m tfav.bench", description=__doc__.split("\n")[0]
+    )
+    commands = parser.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
+    for name, (function, help, arguments) in BENCHMARKS.items():
+        sub = commands.add_parser(name, help=help, description=function.__doc__)
+        for flags, kwargs in arguments:
+            sub.add_argument(*flags, **kwargs)
+        sub.set_defaults(run=function)
+    return parser
+
+
+@one_line_errors
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()
