@@ -265,7 +265,9 @@ class SoundFont:
         hit = [z for z in zones if inside(key, z.key_range) and inside(velocity, z.vel_range)]
         if hit:
             return hit
-        nearest = min(zones, key=lambda z: (distance(key, z.key_range), distance(velocity, z.vel_range)))
+        nearest = min(
+            zones, key=lambda z: (distance(key, z.key_range), distance(velocity, z.vel_range))
+        )
         return [nearest]
 
     @lru_cache(maxsize=1024)  # noqa: B019 (one SoundFont per process, kept for its lifetime)
