@@ -1,5 +1,9 @@
 """Tests of tfav.audio: loading fixtures written with soundfile, features vs librosa/numpy."""
 
+import functools
+import logging
+import os
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -129,3 +133,267 @@ def test_loudness_dbfs_and_silence():
     assert not audio.is_silent(sine * 0.01)
     assert audio.is_silent(sine * 0.005)
     assert audio.is_silent(np.zeros(10, np.float32))
+
+
+# --------------------------------------------------------------------------- features
+
+librosa = pytest.importorskip("librosa")
+tf = pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+
+
+@functools.cache
+def soundfont_sample(name):
+    """``(pcm float32, sample_rate, loop_start, loop_end)`` of a sample of pretty_midi's
+    General MIDI SoundFont (TimGM6mb.sf2: recorded instruments)."""
+    import pretty_midi
+    from sf2utils.sf2parse import Sf2File
+
+    path = os.path.join(os.path.dirname(pretty_midi.__file__), "TimGM6mb.sf2")
+    logging.disable(logging.WARNING)  # sf2utils warns about loops of synth samples
+    try:
+        with open(path, "rb") as f:
+            s = next(s for s in Sf2File(f).samples if s.name == name)
+            pcm = np.frombuffer(s.raw_sample_data, "<i2").astype(np.float32) / 32768.0
+            return pcm, s.sample_rate, s.start_loop, s.end_loop
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def soundfont_note(name, seconds=0.5, gain=1.0, delay=0.0):
+    """A recorded instrument note: the sample's attack, its sustain loop repeated, a fade."""
+    pcm, rate, start_loop, end_loop = soundfont_sample(name)
+    needed = int(seconds * rate) + 1
+    loops = -(-max(needed - end_loop, 0) // (end_loop - start_loop))
+    x = np.concatenate([pcm[:end_loop]] + [pcm[start_loop:end_loop]] * loops)
+    x = audio.resample(x[:needed], rate, SR)[: int(seconds * SR)]
+    x[-220:] *= np.linspace(1.0, 0.0, 220, dtype=np.float32)
+    x = np.concatenate([np.zeros(int(delay * SR), np.float32), x])[: int(seconds * SR)]
+    return (gain * x).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def notes():
+    """Three 0.5 s chunks: a flute, a quiet violin that starts late, a cello."""
+    return np.stack(
+        [
+            soundfont_note("FluteG5"),
+            soundfont_note("Violin G3", gain=0.05, delay=0.2),
+            soundfont_note("Arco Cello D2", gain=0.5),
+        ]
+    )
+
+
+def librosa_mel(y, **kwargs):
+    return librosa.feature.melspectrogram(
+        y=y, sr=SR, n_fft=2048, hop_length=512, n_mels=128, power=2.0, **kwargs
+    )
+
+
+def test_log_mel_matches_librosa(notes):
+    got = audio.log_mel_spectrogram(notes).numpy()
+    assert got.shape == (3, 128, 44) and got.dtype == np.float32
+    for clip, lms in zip(notes, got, strict=True):
+        ref = librosa.power_to_db(librosa_mel(clip), ref=1.0, top_db=80.0)
+        difference = np.abs(lms - ref)
+        assert difference.max() < 0.01 and difference.mean() < 1e-4, difference.max()
+        assert lms.max() - lms.min() == pytest.approx(80.0, abs=1e-3)  # floor is reached
+
+
+def test_mel_filterbank_matches_librosa():
+    for sr, n_fft, n_mels in [(44100, 2048, 128), (16000, 512, 40)]:
+        np.testing.assert_allclose(
+            audio.mel_filterbank(sr, n_fft, n_mels),
+            librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels),
+            rtol=1e-5, atol=1e-9,
+        )  # fmt: skip
+
+
+def test_mel_spectrogram_and_stft_match_librosa(notes):
+    clips = notes[:2]
+    mel = audio.mel_spectrogram(clips).numpy()
+    magnitude = audio.stft_magnitude(clips).numpy()
+    power = audio.stft_magnitude(clips, n_fft=1024, hop_length=256, power=2.0).numpy()
+    assert mel.shape == (2, 128, 44) and magnitude.shape == (2, 1025, 44)
+    assert power.shape == (2, 513, 87)
+    for i, clip in enumerate(clips):
+        ref = librosa_mel(clip)
+        np.testing.assert_allclose(mel[i], ref, rtol=1e-3, atol=1e-6 * ref.max())
+        ref = np.abs(librosa.stft(clip, n_fft=2048, hop_length=512))
+        np.testing.assert_allclose(magnitude[i], ref, rtol=1e-3, atol=1e-5 * ref.max())
+        ref = np.abs(librosa.stft(clip, n_fft=1024, hop_length=256)) ** 2
+        np.testing.assert_allclose(power[i], ref, rtol=1e-3, atol=1e-6 * ref.max())
+
+
+def test_mfcc_matches_librosa(notes):
+    got = audio.mfcc(notes[:2]).numpy()
+    assert got.shape == (2, 20, 44)
+    for i, clip in enumerate(notes[:2]):
+        ref = librosa.feature.mfcc(y=clip, sr=SR, n_mfcc=20, n_fft=2048, hop_length=512)
+        np.testing.assert_allclose(got[i], ref, atol=2e-3)
+    assert audio.mfcc(notes[:1], n_mfcc=13).shape == (1, 13, 44)
+
+
+@pytest.mark.filterwarnings("ignore:n_fft=.*is too large")
+def test_cqt_peaks_and_librosa_agreement(notes):
+    tones = np.stack([tone(440.0, 0.5), tone(110.0, 0.5) + tone(1760.0, 0.5, amp=0.3)])
+    got = audio.cqt(tones).numpy()
+    assert got.shape == (2, 84, 44)
+    # A4 is 45 semitones above C1, A2 21 and A6 69.
+    assert (got[0, :, 4:-4].argmax(axis=0) == 45).all()
+    assert (got[1, :, 4:-4].argmax(axis=0) == 21).all()
+    assert (got[1, 60:, 4:-4].argmax(axis=0) == 69 - 60).all()
+    # librosa downsamples by 2 per lower octave (soxr resampling) while we filter
+    # every octave at 44.1 kHz: the top octave, which librosa also computes at
+    # full rate, agrees to 1e-3 of the peak; elsewhere resampling ripple and the
+    # 1 % kernel sparsification leave errors below 2 % of the peak, and bins
+    # within 20 dB of the peak agree within 0.5 dB.
+    clips = np.concatenate([tones, notes[:1]])
+    got = audio.cqt(clips).numpy()
+    for i, clip in enumerate(clips):
+        ref = np.abs(librosa.cqt(clip, sr=SR, hop_length=512))
+        assert (got[i].argmax(axis=0) == ref.argmax(axis=0))[4:-4].all()
+        error = np.abs(got[i] - ref) / ref.max()
+        assert error.max() < 0.02 and error[-12:].max() < 1e-3, (error.max(), error[-12:].max())
+        loud = ref > ref.max() / 10
+        db_error = 20 * np.abs(np.log10(got[i][loud] / ref[loud]))
+        assert db_error.max() < 0.5, db_error.max()
+
+
+def kaldi_reference(x, sr, n_mels=None, window="povey"):
+    """Kaldi's fbank (n_mels given) or spectrogram, frame by frame in float64."""
+    length, shift = int(sr * 0.025), int(sr * 0.010)
+    n_fft = 2 ** int(np.ceil(np.log2(length)))
+    i = np.arange(length)
+    hann = 0.5 - 0.5 * np.cos(2 * np.pi * i / (length - 1))
+    w = hann**0.85 if window == "povey" else 0.54 - 0.46 * np.cos(2 * np.pi * i / (length - 1))
+    eps = np.finfo(np.float32).eps
+    if n_mels:
+        mel = lambda f: 1127.0 * np.log(1.0 + f / 700.0)
+        lo, hi = mel(20.0), mel(sr / 2.0)
+        delta = (hi - lo) / (n_mels + 1)
+        banks = np.zeros((n_mels, n_fft // 2))
+        for m in range(n_mels):
+            left, center, right = lo + m * delta, lo + (m + 1) * delta, lo + (m + 2) * delta
+            for k in range(n_fft // 2):
+                z = mel(k * sr / n_fft)
+                if left < z <= center:
+                    banks[m, k] = (z - left) / (center - left)
+                elif center < z < right:
+                    banks[m, k] = (right - z) / (right - center)
+    features = []
+    for t in range(1 + (len(x) - length) // shift):
+        frame = x[t * shift : t * shift + length].astype(np.float64)
+        frame = frame - frame.mean()
+        energy = np.log(max(np.sum(frame**2), eps))
+        frame = np.concatenate([[frame[0] * (1 - 0.97)], frame[1:] - 0.97 * frame[:-1]]) * w
+        power = np.abs(np.fft.rfft(frame, n_fft)) ** 2
+        if n_mels:
+            features.append(np.log(np.maximum(banks @ power[: n_fft // 2], eps)))
+        else:
+            features.append(np.concatenate([[energy], np.log(np.maximum(power[1:], eps))]))
+    return np.array(features).T
+
+
+@pytest.mark.parametrize("n_mels,window", [(40, "povey"), (80, "hamming")])
+def test_fbank_matches_kaldi_reference(notes, n_mels, window):
+    got = audio.fbank(notes[:2], n_mels=n_mels, window=window).numpy()
+    frames = 1 + (audio.CHUNK_SAMPLES - 1102) // 441
+    assert got.shape == (2, n_mels, frames)
+    for i in range(2):
+        # Natural-log energies; 5e-3 (0.02 dB) covers float32 rounding in the weakest bands.
+        np.testing.assert_allclose(got[i], kaldi_reference(notes[i], SR, n_mels, window), atol=5e-3)
+
+
+def test_spectrogram_matches_kaldi_reference(notes):
+    clip = notes[2] + 1e-3 * np.random.default_rng(0).standard_normal(len(notes[2]))
+    got = audio.spectrogram(clip[None].astype(np.float32)).numpy()[0]
+    ref = kaldi_reference(clip, SR)
+    assert got.shape == ref.shape == (1025, 48)
+    # float32 FFT rounding is ~1e-7 of the frame's peak, so compare bins within
+    # 100 dB (log 1e10) of it tightly.
+    strong = ref > ref.max(axis=0) - np.log(1e10)
+    assert strong.mean() > 0.99
+    np.testing.assert_allclose(got[strong], ref[strong], atol=1e-2)
+    np.testing.assert_allclose(got[0], ref[0], atol=1e-4)  # bin 0 holds the frame energy
+    with pytest.raises(ValueError, match="window"):
+        audio.fbank(notes[:1], window="blackman")
+
+
+def test_normalize_and_denormalize_log_mel(notes):
+    db = audio.log_mel_spectrogram(notes)
+    x = audio.normalize_log_mel(db).numpy()
+    np.testing.assert_allclose(x.max(axis=(1, 2)), 1.0)
+    np.testing.assert_allclose(x.min(axis=(1, 2)), -1.0, atol=1e-5)  # the 80 dB floor
+    peaks = db.numpy().max(axis=(1, 2), keepdims=True)
+    np.testing.assert_allclose(audio.denormalize_log_mel(x, peaks), db.numpy(), atol=1e-4)
+    np.testing.assert_allclose(x, (db.numpy() - peaks) / 40.0 + 1.0, atol=1e-6)
+
+
+def test_features_in_tf_function_with_dynamic_batch(notes):
+    features = {
+        "lms": (audio.log_mel_spectrogram, (128, 44)),
+        "ms": (audio.mel_spectrogram, (128, 44)),
+        "stft": (audio.stft_magnitude, (1025, 44)),
+        "mfcc": (audio.mfcc, (20, 44)),
+        "fbank": (audio.fbank, (80, 48)),
+        "spectrogram": (audio.spectrogram, (1025, 48)),
+    }
+    spec = tf.TensorSpec([None, audio.CHUNK_SAMPLES], tf.float32)
+    for name, (feature, shape) in features.items():
+        graph = tf.function(feature, input_signature=[spec])
+        assert graph.get_concrete_function().output_shapes.as_list() == [None, *shape], name
+        one, three = graph(notes[:1]).numpy(), graph(notes).numpy()
+        assert three.shape == (3, *shape), name
+        np.testing.assert_allclose(one[0], three[0], rtol=1e-5, atol=1e-4, err_msg=name)
+        np.testing.assert_allclose(three, feature(notes).numpy(), rtol=1e-5, atol=1e-4)
+
+
+def test_log_mel_layer_config_round_trip(notes, tmp_path):
+    layer = audio.LogMelSpectrogram(n_mels=64, name="lms")
+    config = layer.get_config()
+    assert config["n_mels"] == 64 and config["normalize"] is True
+    clone = audio.LogMelSpectrogram.from_config(config)
+    np.testing.assert_allclose(clone(notes).numpy(), layer(notes).numpy())
+    assert layer(notes).shape == (3, 64, 44)
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
+    assert isinstance(restored, audio.LogMelSpectrogram) and restored.n_mels == 64
+
+    inputs = keras.Input((audio.CHUNK_SAMPLES,))
+    outputs = audio.LogMelSpectrogram()(inputs)
+    assert tuple(outputs.shape) == (None, 128, 44)
+    model = keras.Model(inputs, outputs)
+    path = tmp_path / "lms.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    expected = audio.normalize_log_mel(audio.log_mel_spectrogram(notes)).numpy()
+    np.testing.assert_allclose(loaded.predict(notes, verbose=0), expected, atol=1e-5)
+    assert expected.min() >= -1.0 - 1e-6 and expected.max() <= 1.0 + 1e-6
+    raw = audio.LogMelSpectrogram(normalize=False)(notes).numpy()
+    np.testing.assert_allclose(raw, audio.log_mel_spectrogram(notes).numpy(), atol=1e-5)
+
+
+def test_griffin_lim_keeps_pitch_and_converges():
+    clip = (tone(440.0, 0.5) + tone(880.0, 0.5, amp=0.2))[None]
+    db = audio.log_mel_spectrogram(clip)
+    target = np.sqrt(audio.mel_spectrogram(clip).numpy())
+
+    def convergence(waveform):
+        rebuilt = np.sqrt(audio.mel_spectrogram(waveform).numpy())
+        inner = slice(2, -2)  # the edge frames see the padding
+        return np.linalg.norm(rebuilt[..., inner] - target[..., inner]) / np.linalg.norm(
+            target[..., inner]
+        )
+
+    errors = {}
+    for n_iter in (0, 4, 32):
+        waveform = audio.griffin_lim_from_log_mel(db, n_iter=n_iter).numpy()
+        assert waveform.shape == (1, 43 * 512) and np.isfinite(waveform).all()
+        errors[n_iter] = convergence(waveform)
+    assert errors[32] < errors[4] < errors[0], errors
+    assert errors[32] < 0.3
+    spectrum = np.abs(np.fft.rfft(waveform[0]))
+    fundamental = np.argmax(spectrum) * SR / waveform.shape[1]
+    assert abs(fundamental - 440.0) < 10.0, fundamental  # within a fifth of a semitone
+    plain = audio.griffin_lim_from_log_mel(db, n_iter=8, momentum=0.0).numpy()
+    assert convergence(plain) < errors[0]
