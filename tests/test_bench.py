@@ -1,0 +1,50 @@
+"""Tests of tfav.bench: the sub-command registry and a tiny features run."""
+
+import sys
+
+import pytest
+
+from tfav import bench
+
+
+def test_registering_a_benchmark_adds_a_subcommand(monkeypatch, capsys):
+    monkeypatch.setattr(bench, "BENCHMARKS", dict(bench.BENCHMARKS))
+    calls = []
+
+    @bench.benchmark("echo", "print a number", bench.arg("--n", type=int, default=3))
+    def echo(args):
+        calls.append(args.n)
+
+    bench.main(["echo", "--n", "7"])
+    assert calls == [7]
+    with pytest.raises(SystemExit):
+        bench.main(["--help"])
+    out = capsys.readouterr().out
+    assert "echo" in out and "features" in out
+    with pytest.raises(SystemExit):
+        bench.main(["no-such-benchmark"])
+
+
+def test_features_prints_throughputs_ratio_and_difference(capsys):
+    bench.main(["features", "--batch", "4", "--repeats", "1"])
+    out = capsys.readouterr().out
+    assert "(128, 44) per clip, batch 4 x 22050 samples" in out
+    assert "tfav (tf.function)" in out and "librosa" in out
+    ratio_line = next(line for line in out.splitlines() if line.startswith("speed-up"))
+    difference = float(ratio_line.split("max |dB difference|:")[1])
+    assert difference < 0.01
+
+
+def test_features_without_librosa(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "librosa", None)  # import librosa now fails
+    bench.main(["features", "--batch", "2", "--repeats", "1", "--seconds", "0.1"])
+    out = capsys.readouterr().out
+    assert "librosa is not installed" in out
+    assert "tfav (tf.function)" in out and "speed-up" not in out
+    assert "(128, 9) per clip" in out
+
+
+def test_test_clips_are_audible_float32():
+    clips = bench.test_clips(3, 1000)
+    assert clips.shape == (3, 1000) and clips.dtype.name == "float32"
+    assert 0.04 < abs(clips).max() <= 0.5
