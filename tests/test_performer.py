@@ -94,6 +94,14 @@ def test_dynamics_changes_the_image_and_is_monotone_near_the_head():
     assert diffs[0] < diffs[1] < diffs[2]
 
 
+def test_pose_is_continuous():
+    # A tiny pose change moves the drawing a little, never jumps to another layout.
+    for instrument in INSTRUMENTS:
+        for pose, nudged in (((0, 0, 0), (0.02, 0.02, 0.02)), ((1, 1, 1), (0.98, 0.98, 0.98))):
+            frac = _changed(_draw(instrument, pose), _draw(instrument, nudged))
+            assert frac < 0.03, (instrument, pose, frac)
+
+
 def test_instruments_differ_on_the_same_player_and_scene():
     rng = np.random.default_rng(1)
     player, scene = random_player("violin", rng), random_scene(rng)

@@ -148,12 +148,16 @@ def _unit(deg):
 
 
 def _rot(p, center, deg):
+    """Rotate point(s) ``p`` counter-clockwise by ``deg`` about ``center``."""
+    if deg == 0:
+        return np.array(p, float)
     r = math.radians(deg)
     c, s = math.cos(r), math.sin(r)
-    d = np.asarray(p, float) - center
-    if d.ndim == 1:
-        return center + np.array([c * d[0] - s * d[1], s * d[0] + c * d[1]])
-    return center + np.stack([c * d[:, 0] - s * d[:, 1], s * d[:, 0] + c * d[:, 1]], 1)
+    p = np.asarray(p, float)
+    if p.ndim == 1:
+        x, y = float(p[0]) - float(center[0]), float(p[1]) - float(center[1])
+        return np.array([center[0] + c * x - s * y, center[1] + s * x + c * y])
+    return (p - center) @ np.array([[c, s], [-s, c]]) + center
 
 
 _CIRCLE = np.stack([np.cos(np.linspace(0, 2 * np.pi, 20, endpoint=False)),
@@ -167,11 +171,12 @@ def _ellipse(center, rx, ry, deg=0.0):
 
 def _bar(a, b, w0, w1=None):
     """Quadrilateral from a to b, width w0 at a and w1 at b."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
+    ax, ay, bx, by = float(a[0]), float(a[1]), float(b[0]), float(b[1])
     w1 = w0 if w1 is None else w1
-    d = b - a
-    n = np.array([-d[1], d[0]]) / (np.hypot(*d) + 1e-9)
-    return np.stack([a + n * w0 / 2, b + n * w1 / 2, b - n * w1 / 2, a - n * w0 / 2])
+    length = math.hypot(bx - ax, by - ay) + 1e-9
+    nx, ny = -(by - ay) / length / 2, (bx - ax) / length / 2
+    return np.array([[ax + nx * w0, ay + ny * w0], [bx + nx * w1, by + ny * w1],
+                     [bx - nx * w1, by - ny * w1], [ax - nx * w0, ay - ny * w0]])  # fmt: skip
 
 
 def _figure_eight(center, axis_deg, length, width, waist=0.62):
@@ -211,30 +216,34 @@ class _Canvas:
         self.n = size * SUPERSAMPLE
         self.img = Image.new("RGB", (self.n, self.n), scene.wall)
         self.d = ImageDraw.Draw(self.img)
-        per_metre = (0.5 if player.standing else 0.62) * scene.zoom * player.size
+        per_metre = (0.5 if player.standing else 0.6) * scene.zoom * player.size
         self.s = per_metre * self.n
         self.ox = (0.5 + scene.dx) * self.n
         self.oy = (0.975 + scene.dy) * self.n
 
     def px(self, pts):
-        p = np.asarray(pts, float).reshape(-1, 2)
-        xs = (self.ox + self.s * p[:, 0]).tolist()
-        ys = (self.oy - self.s * p[:, 1]).tolist()
-        return list(zip(xs, ys, strict=True))
+        ox, oy, s = self.ox, self.oy, self.s
+        if isinstance(pts, np.ndarray) and pts.ndim == 2:
+            xs = (ox + s * pts[:, 0]).tolist()
+            ys = (oy - s * pts[:, 1]).tolist()
+            return list(zip(xs, ys, strict=True))
+        # Short point lists: plain floats beat numpy's per-call overhead.
+        return [(ox + s * float(p[0]), oy - s * float(p[1])) for p in pts]
 
     def poly(self, pts, fill):
         self.d.polygon(self.px(pts), fill=fill)
 
     def line(self, pts, fill, width):
-        self.d.line(self.px(pts), fill=fill, width=max(1, round(width * self.s)), joint="curve")
+        joint = "curve" if len(pts) > 2 else None
+        self.d.line(self.px(pts), fill=fill, width=max(1, round(width * self.s)), joint=joint)
 
     def dot(self, center, r, fill):
-        x, y = self.px(center)[0]
+        x, y = self.px([center])[0]
         rr = r * self.s
         self.d.ellipse((x - rr, y - rr, x + rr, y + rr), fill=fill)
 
     def ring(self, center, r, fill, width):
-        x, y = self.px(center)[0]
+        x, y = self.px([center])[0]
         rr = r * self.s
         self.d.ellipse((x - rr, y - rr, x + rr, y + rr), outline=fill,
                        width=max(1, round(width * self.s)))  # fmt: skip
@@ -353,7 +362,7 @@ def _bowed(cv, body, inst, hand, bow, dyn):
         cv.poly(hole, _shade(wood, 0.55))
         cv.line([foot + v * length * 0.55, neck_end], _BLACK, 0.05 if standing else 0.04)
         cv.dot(neck_end, 0.045, _shade(wood, 0.8))
-        contact = foot + v * length * 0.3
+        contact = foot + v * length * 0.36
         stroke = _unit(188)
         bow_len = 0.72
         bow_travel = 0.62
@@ -376,9 +385,10 @@ def _tube(cv, pts, w, color):
 def _winds(cv, body, inst, hand, dyn):
     m = body.mouth
     if inst == "flute":
-        ang = 188 + 12 * dyn
+        ang = 190 - 14 * dyn  # raised towards horizontal when loud
         v = _unit(ang)
         start, end = m - v * 0.09, m + v * 0.6
+        cv.line([start, end], (70, 74, 80), 0.045)  # dark edge: silver on a pale wall
         cv.line([start, end], _SILVER, 0.03)
         cv.dot(m + v * 0.02, 0.018, (90, 90, 96))
         body.draw_arm(cv, body.shoulder_l, m + v * 0.14 + [0, -0.02])
@@ -386,28 +396,29 @@ def _winds(cv, body, inst, hand, dyn):
     elif inst in ("clarinet", "oboe"):
         clar = inst == "clarinet"
         # Held down-forward from the mouth; raising it towards the camera foreshortens it.
-        ang = (-112 if clar else -98) + 22 * dyn * (1 if clar else 1.3)
-        length = (0.7 if clar else 0.6) * (1 - 0.3 * dyn)
+        ang = (-112 if clar else -97) + 20 * dyn
+        length = (0.7 if clar else 0.62) * (1 - 0.3 * dyn)
         v, n = _unit(ang), _unit(ang + 90)
         end = m + v * length
+        # Hands first: the thin black tube must stay visible over the fingers.
+        body.draw_arm(cv, body.shoulder_l, m + v * length * 0.3)
+        body.draw_arm(cv, body.shoulder_r, m + v * length * (0.5 + 0.35 * hand))
         wood = _BLACK if clar else (44, 28, 24)
-        cv.line([m, end], wood, 0.045 if clar else 0.03)
+        cv.line([m, end], wood, 0.045 if clar else 0.036)
         if clar:
             cv.poly(_bar(m + v * (length - 0.12), end + v * 0.03, 0.045, 0.14), _BLACK)
             cv.line([end + v * 0.02 - n * 0.07, end + v * 0.02 + n * 0.07], _SILVER, 0.02)
             cv.line([m + v * 0.07, m + v * 0.1], _SILVER, 0.055)
         else:
-            cv.poly(_bar(m + v * (length - 0.06), end + v * 0.02, 0.03, 0.06), wood)
+            cv.poly(_bar(m + v * (length - 0.07), end + v * 0.02, 0.036, 0.065), wood)
             cv.line([m - v * 0.04, m + v * 0.01], (210, 180, 120), 0.016)
-        for t in (0.32, 0.44, 0.56, 0.68):
-            cv.dot(m + v * length * t + n * 0.015, 0.012, _SILVER)
-        body.draw_arm(cv, body.shoulder_l, m + v * length * 0.3)
-        body.draw_arm(cv, body.shoulder_r, m + v * length * (0.5 + 0.35 * hand))
+        for t in (0.25, 0.4, 0.55, 0.7):
+            cv.dot(m + v * length * t + n * 0.016, 0.013, _SILVER)
     elif inst == "bassoon":
-        low = np.array([-0.27, body.hip[1] + 0.02])
+        low = np.array([-0.27, body.hip[1] - 0.04])
         ang = 66 + 6 * dyn
         v = _unit(ang)
-        top = low + v * 1.12
+        top = low + v * 1.05
         cv.poly(_bar(low, top, 0.1, 0.085), _WOOD["bassoon"])
         cv.line([top - v * 0.03, top], _shade(_WOOD["bassoon"], 1.5), 0.09)
         cv.line([low + v * 0.3, low + v * 0.33], _shade(_WOOD["bassoon"], 1.6), 0.1)
@@ -452,7 +463,7 @@ def _winds(cv, body, inst, hand, dyn):
 def _brass(cv, body, inst, hand, dyn):
     m = body.mouth
     if inst == "trumpet":
-        ang = -160 + 22 * dyn
+        ang = -165 - 25 * dyn
         v, n = _unit(ang), _unit(ang + 90)
         valve = m + v * 0.2
         bell = m + v * 0.46
@@ -466,7 +477,7 @@ def _brass(cv, body, inst, hand, dyn):
         body.draw_arm(cv, body.shoulder_l, valve - n * 0.1)
         body.draw_arm(cv, body.shoulder_r, m + v * (0.1 + 0.2 * hand) - n * 0.02)
     elif inst == "trombone":
-        ang = -125 + 18 * dyn
+        ang = -122 - 22 * dyn
         v = _unit(ang)
         n = _unit(ang + 90) * 0.03
         ext = 0.32 + 0.42 * (1 - hand)  # low notes: long extension
@@ -574,6 +585,9 @@ def _draw_chair(cv, body, color):
     cv.line([[0.2, h - 0.05], [0.22, 0.0]], color, 0.03)
 
 
+_CHANNEL_OFFSET = np.array([0, 256, 512], np.intp)
+
+
 def draw_performer(
     instrument: str, pose, player: Player, scene: Scene, size: int = 64
 ) -> np.ndarray:
@@ -614,7 +628,8 @@ def draw_performer(
         _brass(cv, body, instrument, hand, dyn)
     else:
         _inis(cv, body, instrument, hand, dyn)
-    img = cv.img.reduce(SUPERSAMPLE)
-    out = np.asarray(img, dtype=np.float32)
-    out *= np.asarray(scene.cast, np.float32) * scene.brightness
-    return np.clip(out, 0, 255).astype(np.uint8)
+    # Lighting (brightness and colour cast) as a per-channel lookup table.
+    gains = scene.brightness * np.asarray(scene.cast)[:, None]
+    lut = np.clip(np.arange(256) * gains + 0.5, 0, 255).astype(np.uint8).ravel()
+    rgb = np.asarray(cv.img.reduce(SUPERSAMPLE))
+    return lut[rgb + _CHANNEL_OFFSET]
