@@ -1,0 +1,164 @@
+"""GAN-CLS losses (Chen et al. eqs. 3-4) and the ConditionalGAN training model."""
+
+from types import SimpleNamespace
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfav.models import discriminators, encoders, generators
+from tfav.objectives import ConditionalGAN, gan_cls_discriminator_loss, gan_cls_generator_loss
+
+Z = 8
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-np.asarray(x, dtype=np.float64)))
+
+
+def test_losses_match_hand_computed_values():
+    real, wrong, fake = np.array([2.0, -1.0]), np.array([0.5, -3.0]), np.array([-2.0, 1.0])
+    s_r, s_w, s_f = _sigmoid(real), _sigmoid(wrong), _sigmoid(fake)
+    eq4 = np.mean(np.log(s_r)) + (np.mean(np.log(1 - s_w)) + np.mean(np.log(1 - s_f))) / 2
+    assert float(gan_cls_discriminator_loss(real, wrong, fake)) == pytest.approx(-eq4, rel=1e-6)
+    plain = np.mean(np.log(s_r)) + np.mean(np.log(1 - s_f))
+    assert float(gan_cls_discriminator_loss(real, None, fake)) == pytest.approx(-plain, rel=1e-6)
+    assert float(gan_cls_generator_loss(fake)) == pytest.approx(-np.mean(np.log(s_f)), rel=1e-6)
+
+
+def test_losses_stable_for_extreme_logits():
+    big = np.array([[200.0], [-200.0]], dtype="float32")
+    assert float(gan_cls_generator_loss(big)) == pytest.approx(100.0, rel=1e-5)
+    d = float(gan_cls_discriminator_loss(big, big, big))
+    assert np.isfinite(d) and d == pytest.approx(100.0 + 100.0, rel=1e-5)
+
+
+def _sigma(wrapper):
+    kernel = np.asarray(wrapper.layer.kernel)
+    return float(np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0])
+
+
+def _weights(model):
+    return [np.array(w) for w in model.weights]
+
+
+def _changed(before, model):
+    pairs = zip(before, model.weights, strict=True)
+    return max(float(np.abs(a - np.asarray(b)).max()) for a, b in pairs)
+
+
+def _s2i_data(n=8, seed=0):
+    rng = np.random.default_rng(seed)
+    return {
+        "condition": rng.uniform(-1, 1, (n, 128, 44)).astype("float32"),
+        "target": rng.uniform(-1, 1, (n, 64, 64, 3)).astype("float32"),
+        "wrong_target": rng.uniform(-1, 1, (n, 64, 64, 3)).astype("float32"),
+    }
+
+
+def _adam():
+    return keras.optimizers.Adam(1e-3, beta_1=0.5)
+
+
+def _eager_d_loss(gan, data):
+    """D loss of ``test_step`` on the first four examples, without tracing a graph."""
+    for m in gan.metrics:
+        m.reset_state()
+    return float(gan.test_step({k: tf.constant(v[:4]) for k, v in data.items()})["d_loss"])
+
+
+@pytest.fixture(scope="module")
+def s2i():
+    """A tiny S2I-C GAN with spectral norm, trained for 6 steps (compiled train_step)."""
+    encoder = encoders.encoder_from_classifier(
+        encoders.sound_classifier(3, base_filters=2, hidden_units=8))
+    g = generators.sound_to_image_generator(z_dim=Z, base_filters=4)
+    d = discriminators.sound_to_image_discriminator(base_filters=4, spectral_norm=True)
+    gan = ConditionalGAN(g, d, encoder, z_dim=Z, seed=0)
+    gan.compile(d_optimizer=_adam(), g_optimizer=_adam())
+    data = _s2i_data()
+    wrapped = [la for la in d.layers if isinstance(la, keras.layers.SpectralNormalization)]
+    before = SimpleNamespace(
+        encoder=_weights(encoder), g=_weights(g), d=_weights(d),
+        sigma=[_sigma(w) for w in wrapped],
+        d_loss=_eager_d_loss(gan, data),
+    )
+    ds = tf.data.Dataset.from_tensor_slices(data).batch(4)
+    history = gan.fit(ds, epochs=3, verbose=0, shuffle=False).history
+    return SimpleNamespace(gan=gan, data=data, ds=ds, before=before, history=history,
+                           wrapped=wrapped)
+
+
+def test_training_updates_g_and_d_and_freezes_encoder(s2i):
+    gan, before = s2i.gan, s2i.before
+    assert set(s2i.history) == {"d_loss", "g_loss", "real_score", "wrong_score", "fake_score"}
+    assert all(np.isfinite(v).all() for v in s2i.history.values())
+    assert abs(_eager_d_loss(gan, s2i.data) - before.d_loss) > 1e-3
+    assert _changed(before.g, gan.generator) > 1e-4
+    assert _changed(before.d, gan.discriminator) > 1e-4
+    assert _changed(before.encoder, gan.condition_encoder) == 0.0
+    assert not gan.condition_encoder.trainable
+    assert int(gan.d_optimizer.iterations) == int(gan.g_optimizer.iterations) == 6
+
+
+def test_spectral_norm_sigma_approaches_one(s2i):
+    # Glorot-initialised kernels start far from unit spectral norm.
+    assert max(abs(s - 1) for s in s2i.before.sigma) > 0.3
+    sigmas = [_sigma(w) for w in s2i.wrapped]
+    assert len(sigmas) == 7
+    np.testing.assert_allclose(sigmas, 1.0, atol=0.05)
+
+
+def test_generate_depends_on_condition_and_noise(s2i):
+    gan, cond = s2i.gan, s2i.data["condition"][:2]
+    z = np.random.default_rng(3).normal(size=(2, Z)).astype("float32")
+    base = np.asarray(gan.generate(cond, z=z))
+    assert base.shape == (2, 64, 64, 3)
+    np.testing.assert_array_equal(base, np.asarray(gan.generate(cond, z=z)))
+    other_cond = s2i.data["condition"][2:4]
+    assert np.abs(base - np.asarray(gan.generate(other_cond, z=z))).max() > 1e-5
+    assert np.abs(base - np.asarray(gan.generate(cond, z=z + 1))).max() > 1e-5
+    np.testing.assert_array_equal(gan.generate(cond, seed=7), gan.generate(cond, seed=7))
+    assert np.abs(np.asarray(gan.generate(cond)) - np.asarray(gan.generate(cond))).max() > 0
+
+
+def test_keras_round_trip_restores_generator_and_optimizers(s2i, tmp_path):
+    gan = s2i.gan
+    path = str(tmp_path / "gan.keras")
+    gan.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded, ConditionalGAN) and loaded.z_dim == Z and loaded.use_wrong_pairs
+    cond = s2i.data["condition"][:3]
+    z = np.random.default_rng(4).normal(size=(3, Z)).astype("float32")
+    np.testing.assert_array_equal(gan.generate(cond, z=z), loaded.generate(cond, z=z))
+    for name in ("d_optimizer", "g_optimizer"):
+        old, new = getattr(gan, name), getattr(loaded, name)
+        assert int(new.iterations) == int(old.iterations) == 6
+        assert len(new.variables) == len(old.variables) > 2
+        for a, b in zip(old.variables, new.variables, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_i2s_without_wrong_pairs_and_g_steps():
+    """The S2I-N path (no wrong pairs) on the I2S networks, two G steps per D step.
+
+    Eager, because tracing this graph costs more than running it here.
+    """
+    encoder = encoders.encoder_from_classifier(
+        encoders.image_classifier(3, base_filters=2, hidden_units=8))
+    g = generators.image_to_sound_generator(z_dim=Z, base_filters=2)
+    d = discriminators.image_to_sound_discriminator(base_filters=2, extra_conv_layers=1)
+    gan = ConditionalGAN(g, d, encoder, z_dim=Z, use_wrong_pairs=False, seed=1, g_steps=2)
+    gan.compile(d_optimizer=_adam(), g_optimizer=_adam(), run_eagerly=True)
+    rng = np.random.default_rng(5)
+    data = {"condition": rng.uniform(-1, 1, (4, 64, 64, 3)).astype("float32"),
+            "target": rng.uniform(-1, 1, (4, 128, 34)).astype("float32")}
+    g_before = _weights(g)
+    history = gan.fit(data, batch_size=4, epochs=1, verbose=0).history
+    assert set(history) == {"d_loss", "g_loss", "real_score", "fake_score"}
+    assert int(gan.g_optimizer.iterations) == 2 * int(gan.d_optimizer.iterations) == 2
+    assert _changed(g_before, g) > 1e-4
+    assert gan.generate(data["condition"]).shape == (4, 128, 34)
+    val = gan.evaluate(data, batch_size=4, verbose=0, return_dict=True)
+    assert np.isfinite(val["d_loss"]) and "wrong_score" not in val
