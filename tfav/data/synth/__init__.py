@@ -15,20 +15,21 @@ Example:
     >>> root = default_dataset()   # built once (about a minute), then cached
 """
 
-from tfav.data.synth.build import (
-    DATASET_VERSION,
-    DEFAULT_PAIRS,
-    KINDS,
-    build_dataset,
-    cache_dir,
-    default_dataset,
-    plan_recordings,
-)
+import importlib
 
-__all__ = [
-    "DATASET_VERSION", "DEFAULT_PAIRS", "KINDS", "add_arguments", "build_dataset",
-    "cache_dir", "default_dataset", "plan_recordings", "run",
-]  # fmt: skip
+# The builder imports tfav.audio (and with it TensorFlow); the sampler and the
+# scores do not need it, so the package loads it only when it is used.
+_LAZY = ("DATASET_VERSION", "KINDS", "build_dataset", "cache_dir",
+         "default_dataset", "plan_recordings")  # fmt: skip
+#: The number of pairs in Sub-URMP (Chen et al. 2017, sec. 4, Table 2).
+DEFAULT_PAIRS = 17555
+__all__ = [*_LAZY, "DEFAULT_PAIRS", "add_arguments", "run"]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module("tfav.data.synth.build"), name)
+    raise AttributeError(f"module 'tfav.data.synth' has no attribute '{name}'")
 
 
 def add_arguments(parser) -> None:
@@ -40,7 +41,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--size", type=int, default=64, choices=(64, 128), help="image side")
     parser.add_argument("--soundfont", default=None,
                         help="a .sf2 file (default: TimGM6mb.sf2 shipped with pretty_midi)")
-    parser.add_argument("--kind", default="suburmp", choices=tuple(KINDS),
+    parser.add_argument("--kind", default="suburmp", choices=("suburmp", "inis"),
                         help="suburmp: 13 instruments, images follow the sound; "
                              "inis: 5 categories paired by category only")
     parser.add_argument("--workers", type=int, default=None,
@@ -52,6 +53,8 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     """Build the dataset and print where it is and how many pairs it holds."""
     import time
+
+    from tfav.data.synth.build import build_dataset
 
     start = time.perf_counter()
     info = build_dataset(args.out, args.pairs, args.seed, args.size, args.kind,

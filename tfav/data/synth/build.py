@@ -29,6 +29,7 @@ import numpy as np
 # fork, pays that once instead of once per worker.
 from tfav.audio import CHUNK_SAMPLES, SAMPLE_RATE, SILENCE_DBFS, chunk_audio, loudness_dbfs
 from tfav.data import layout
+from tfav.data.synth import DEFAULT_PAIRS
 from tfav.data.synth.performer import draw_performer, random_player, random_scene
 from tfav.data.synth.score import random_performance
 from tfav.data.synth.soundfont import SoundFont
@@ -36,8 +37,6 @@ from tfav.errors import ConfigError, DataError
 
 #: Bumped whenever the bytes a seed produces change; part of the cache folder name.
 DATASET_VERSION = 1
-#: The number of pairs in Sub-URMP (Chen et al. 2017, sec. 4, Table 2).
-DEFAULT_PAIRS = 17555
 #: Sound-image categories of each dataset kind.
 KINDS = {
     "suburmp": layout.SUB_URMP_INSTRUMENTS,
