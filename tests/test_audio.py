@@ -397,3 +397,17 @@ def test_griffin_lim_keeps_pitch_and_converges():
     assert abs(fundamental - 440.0) < 10.0, fundamental  # within a fifth of a semitone
     plain = audio.griffin_lim_from_log_mel(db, n_iter=8, momentum=0.0).numpy()
     assert convergence(plain) < errors[0]
+
+
+def test_log_mel_converts_to_tflite_builtins(notes):
+    litert = pytest.importorskip("ai_edge_litert.interpreter")
+    spec = tf.TensorSpec([1, audio.CHUNK_SAMPLES], tf.float32)
+    lms = tf.function(lambda x: audio.normalize_log_mel(audio.log_mel_spectrogram(x)), [spec])
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([lms.get_concrete_function()])
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # no TF fallback
+    interpreter = litert.Interpreter(model_content=converter.convert())
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], notes[:1])
+    interpreter.invoke()
+    out = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    np.testing.assert_allclose(out, lms(notes[:1]).numpy(), atol=1e-4)  # 1e-4 = 0.004 dB
