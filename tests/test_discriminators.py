@@ -52,3 +52,14 @@ def test_spectral_norm_wraps_every_conv_and_dense():
             isinstance(w.layer, (keras.layers.Conv2D, keras.layers.Dense)) for w in wrapped)
     plain = discriminators.sound_to_image_discriminator(base_filters=4)
     assert not any(isinstance(la, keras.layers.SpectralNormalization) for la in plain.layers)
+
+
+def test_spectral_norm_discriminator_keras_round_trip(tmp_path):
+    d = discriminators.image_to_sound_discriminator(
+        base_filters=2, extra_conv_layers=1, spectral_norm=True)
+    x = np.random.default_rng(2).uniform(-1, 1, (2, 128, 34)).astype("float32")
+    d([x, _encoding(2)], training=True)  # one power iteration: kernels and u change
+    path = str(tmp_path / "d.keras")
+    d.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_allclose(loaded([x, _encoding(2)]), d([x, _encoding(2)]), atol=1e-6)

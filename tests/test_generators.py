@@ -67,3 +67,11 @@ def test_resize_spectrogram():
     up = np.asarray(generators.resize_spectrogram(ramp, 44))
     assert np.all(np.diff(up, axis=1) >= -1e-6)
     assert up.min() >= -1 - 1e-6 and up.max() <= 1 + 1e-6
+
+
+def test_image_to_sound_generator_keras_round_trip(tmp_path):
+    g = generators.image_to_sound_generator(z_dim=10, base_filters=2)
+    path = str(tmp_path / "g.keras")
+    g.save(path)
+    x = _inputs(2, 10, seed=3)
+    np.testing.assert_array_equal(g(x), keras.models.load_model(path)(x))
