@@ -10,6 +10,7 @@ Everything after loading runs as TensorFlow ops so that the same code serves
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 
@@ -253,6 +254,7 @@ def mel_spectrogram(
     return tf.linalg.matrix_transpose(tf.concat(bands, axis=-1))
 
 
+@functools.lru_cache(maxsize=8)
 def _mel_bands(sample_rate, n_fft, n_mels, n_bands=8):
     """Split the mel filterbank into ``(first_bin, end_bin, weights [bins, mels])`` bands."""
     weights = mel_filterbank(sample_rate, n_fft, n_mels)
@@ -261,7 +263,7 @@ def _mel_bands(sample_rate, n_fft, n_mels, n_bands=8):
         nonzero = np.nonzero(weights[rows].any(axis=0))[0]
         lo, hi = (nonzero[0], nonzero[-1] + 1) if nonzero.size else (0, 1)
         bands.append((int(lo), int(hi), np.ascontiguousarray(weights[rows, lo:hi].T)))
-    return bands
+    return tuple(bands)  # cached: read-only by convention
 
 
 def power_to_db(spec, amin=1e-10, top_db=80.0):
@@ -285,7 +287,7 @@ def power_to_db(spec, amin=1e-10, top_db=80.0):
 def log_mel_spectrogram(
     waveforms, sample_rate=SAMPLE_RATE, n_fft=2048, hop_length=512, n_mels=128, top_db=80.0
 ):
-    """Log-mel spectrogram in dB, the LMS of Chen et al. 2017 (section 4).
+    """Log-mel spectrogram in dB, the LMS of Chen et al. 2017 (section 3.3).
 
     A 2048-point STFT with hop 512, a Slaney mel filterbank and the power
     converted to dB, with an ``top_db`` floor below each clip's peak. One chunk
@@ -349,7 +351,7 @@ def mfcc(
 class LogMelSpectrogram(keras.layers.Layer):
     """Keras layer: waveform ``[B, samples]`` -> log-mel spectrogram ``[B, n_mels, frames]``.
 
-    Wraps :func:`log_mel_spectrogram` (Chen et al. 2017, section 4) and, with
+    Wraps :func:`log_mel_spectrogram` (Chen et al. 2017, section 3.3) and, with
     ``normalize=True``, :func:`normalize_log_mel` so the output lies in [-1, 1]
     (``[B, 128, 44]`` for a 0.5 s chunk). It has no weights.
 
@@ -496,6 +498,7 @@ def spectrogram(
 # --------------------------------------------------------------------------- constant-Q
 
 
+@functools.lru_cache(maxsize=8)
 def _cq_kernel(sample_rate, fmin, n_bins, bins_per_octave, sparsity=0.01):
     """Spectral kernel of a constant-Q transform (Brown & Puckette 1992), librosa's filters.
 
@@ -583,8 +586,9 @@ def griffin_lim_from_log_mel(
     """Waveform from a log-mel spectrogram in dB: mel inversion, then Griffin-Lim.
 
     The mel power is mapped back to linear frequency with the pseudo-inverse
-    of the filterbank (clipped at zero), as Chen et al. 2017 (section 5.4) do
-    to listen to generated LMS; the phase comes from the fast Griffin-Lim
+    of the filterbank, clipped at zero (the mel filtering is not invertible, so
+    detail within each mel band, most of it at high frequencies, is lost: Chen
+    et al. 2017, section 5.4); the phase comes from the fast Griffin-Lim
     algorithm (Perraudin et al. 2013; ``momentum=0`` is plain Griffin-Lim),
     started from random phases.
 
