@@ -79,14 +79,21 @@ def plan_recordings(n_pairs: int, kind: str = "suburmp", seed: int = 0) -> list[
     for c, category in enumerate(categories):
         rng = np.random.default_rng([seed, c, 7])
         quota = n_pairs // len(categories) + (1 if c < n_pairs % len(categories) else 0)
-        n_rec = max(2, int(round(quota / _PAIRS_PER_RECORDING)))
+        # At least 5 recordings when there are enough pairs, so that whole
+        # recordings can make an 80/20 split; at least 2 (one per split) always.
+        n_rec = max(2, int(round(quota / _PAIRS_PER_RECORDING)), min(5, quota // 2))
         weights = rng.uniform(0.6, 1.4, size=n_rec)
         sizes = np.floor(quota * weights / weights.sum()).astype(int)
         sizes[: quota - sizes.sum()] += 1
         sizes = np.maximum(sizes, 1)
         sizes[np.argmax(sizes)] -= sizes.sum() - quota
-        n_val = max(1, int(round(0.2 * n_rec)))
-        validation = set(rng.choice(n_rec, size=n_val, replace=False).tolist())
+        # Whole recordings go to validation until they hold about 20% of the pairs.
+        validation, held, target = set(), 0, 0.2 * quota
+        for r in rng.permutation(n_rec).tolist():
+            closer = abs(held + sizes[r] - target) < abs(held - target)
+            if len(validation) < n_rec - 1 and (not validation or closer):
+                validation.add(r)
+                held += int(sizes[r])
         n_players = min(n_rec, int(rng.integers(3, 6))) if kind == "suburmp" else _INIS_PLAYERS
         players = rng.permutation(np.arange(n_rec) % n_players)
         for r in range(n_rec):
@@ -119,6 +126,17 @@ def _players(plan: RecordingPlan, instrument: str):
     ]
 
 
+def audible_chunks(audio: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """Cut a recording into 0.5 s chunks and drop the silent ones (Chen et al. 2017, sec. 4).
+
+    Returns:
+        ``(index, chunk)`` for every chunk louder than ``SILENCE_DBFS`` (-45 dBFS);
+        ``index`` counts all chunks, so the chunk starts at ``index * 0.5`` s.
+    """
+    chunks = chunk_audio(audio, CHUNK_SAMPLES)
+    return [(k, c) for k, c in enumerate(chunks) if loudness_dbfs(c) > SILENCE_DBFS]
+
+
 def render_recording(
     plan: RecordingPlan, root: str, size: int = 64, soundfont: str | None = None
 ) -> list[dict]:
@@ -129,8 +147,7 @@ def render_recording(
     while len(kept) < plan.pairs:  # silent chunks are dropped; rarely a longer take is needed
         n_chunks = int(np.ceil(plan.pairs * (1.12 + 0.5 * attempt))) + 2
         perf = random_performance(plan.category, n_chunks * _CHUNK_SECONDS, plan.seed + attempt)
-        chunks = chunk_audio(perf.render(sf, SAMPLE_RATE), CHUNK_SAMPLES)
-        kept = [(k, c) for k, c in enumerate(chunks) if loudness_dbfs(c) > SILENCE_DBFS]
+        kept = audible_chunks(perf.render(sf, SAMPLE_RATE))
         attempt += 1
     kept = kept[: plan.pairs]
 
@@ -263,7 +280,11 @@ def cache_dir() -> Path:
 
 
 def default_dataset(
-    size: int = 64, kind: str = "suburmp", progress: bool = True, seed: int = 0
+    size: int = 64,
+    kind: str = "suburmp",
+    progress: bool = True,
+    seed: int = 0,
+    workers: int | None = None,
 ) -> str:
     """The embedded default dataset, built once and cached; returns its folder.
 
@@ -275,7 +296,7 @@ def default_dataset(
     if not (path / layout.LABELS_FILE).exists():
         print(f"tfav: building the embedded {kind} dataset (once) into {path}", file=sys.stderr)
         try:
-            build_dataset(path, DEFAULT_PAIRS, seed, size, kind, progress=progress)
+            build_dataset(path, DEFAULT_PAIRS, seed, size, kind, None, workers, progress)
         except (DataError, OSError):
             if not (path / layout.LABELS_FILE).exists():  # not a lost race: a real failure
                 raise
