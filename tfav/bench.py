@@ -114,7 +114,8 @@ def features(args):
 
     print(
         f"log-mel spectrogram {tuple(tf_out.shape[1:])} per clip, batch {args.batch} x "
-        f"{samples} samples, {os.cpu_count()} CPU cores, median of {args.repeats} calls"
+        f"{samples} samples, median of {args.repeats} calls, {os.cpu_count()} CPU cores "
+        f"(load average {os.getloadavg()[0]:.1f})"
     )
     print(f"{'implementation':<22}{'clips/s':>10}{'ms/batch':>11}")
     for name, seconds in rows:
