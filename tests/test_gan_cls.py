@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfav.errors import DataError
 from tfav.models import discriminators, encoders, generators
 from tfav.objectives import ConditionalGAN, gan_cls_discriminator_loss, gan_cls_generator_loss
 
@@ -162,3 +163,6 @@ def test_i2s_without_wrong_pairs_and_g_steps():
     assert gan.generate(data["condition"]).shape == (4, 128, 34)
     val = gan.evaluate(data, batch_size=4, verbose=0, return_dict=True)
     assert np.isfinite(val["d_loss"]) and "wrong_score" not in val
+    with_wrong = ConditionalGAN(g, d, encoder, z_dim=Z)
+    with pytest.raises(DataError, match="wrong_target"):
+        with_wrong.test_step(data)

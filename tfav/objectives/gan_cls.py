@@ -13,6 +13,7 @@ import tensorflow as tf
 from keras import ops
 
 import tfav.models  # noqa: F401  (registers the custom layers of saved sub-models)
+from tfav.errors import DataError
 from tfav.objectives.losses import gan_cls_discriminator_loss, gan_cls_generator_loss
 
 
@@ -96,10 +97,16 @@ class ConditionalGAN(keras.Model):
         return ops.stop_gradient(self.condition_encoder(condition, training=False))
 
     def _scores(self, batch, encoding, fake, training):
-        real = self.discriminator([batch["target"], encoding], training=training)
+        target = ops.convert_to_tensor(batch["target"], dtype=encoding.dtype)
+        real = self.discriminator([target, encoding], training=training)
         wrong = None
         if self.use_wrong_pairs:
-            wrong = self.discriminator([batch["wrong_target"], encoding], training=training)
+            if "wrong_target" not in batch:
+                raise DataError(
+                    "batch has no 'wrong_target': sample wrong pairs or set use_wrong_pairs=False"
+                )
+            wrong_target = ops.convert_to_tensor(batch["wrong_target"], dtype=encoding.dtype)
+            wrong = self.discriminator([wrong_target, encoding], training=training)
         fake = self.discriminator([fake, encoding], training=training)
         return real, wrong, fake
 
