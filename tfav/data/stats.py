@@ -119,9 +119,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", action="store_true", help="print only the pair counts per split and category"
     )
-    parser.add_argument(
-        "--limit", type=int, default=20, help="unpaired files to list (default 20)"
-    )
+    parser.add_argument("--limit", type=int, default=20, help="unpaired files to list (default 20)")
 
 
 def run(args: argparse.Namespace) -> None:

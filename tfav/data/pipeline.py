@@ -1,0 +1,391 @@
+"""tf.data batches of image-sound pairs, with in-graph wrong-pair sampling.
+
+:func:`pair_dataset` reads a pair folder (:mod:`tfav.data.layout`) or a
+TFRecord folder written by ``python -m tfav.data to-tfrecord`` and yields dict
+batches::
+
+    waveform      float32 [B, 22050]    0.5 s at 44.1 kHz, mono, in [-1, 1]
+    image         float32 [B, S, S, 3]  in [-1, 1]
+    label         int32   [B]           index into the folder's full category tuple
+    id            string  [B]           "split/category/stem"
+    pose          float32 [B, 3]        only when labels.jsonl has a pose for every pair
+    wrong_image, wrong_waveform, wrong_label   when ``wrong_pairs`` is set
+
+Decoding runs in the graph: images with ``tf.io.decode_image`` (a non-square
+image is centre-cropped to a square, then resized to S x S with antialiased
+bilinear filtering and rounded to uint8, as if stored at that size); sounds
+with ``tf.audio.decode_wav`` when the files are 16-bit PCM WAV at 44.1 kHz
+(the Sub-URMP format; channels are averaged to mono, then the clip is cropped
+or zero-padded to 22,050 samples). Any other rate or format goes through
+:func:`tfav.audio.load_audio` in a ``tf.numpy_function``.
+
+The order of stages is decode -> cache -> shuffle -> repeat -> batch -> wrong
+pairs -> prefetch. Shuffling permutes elements independently of their content,
+so the same seed gives the same order with or without the cache, from a pair
+folder, a TFRecord folder or :func:`in_memory_dataset`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import tensorflow as tf
+from PIL import Image
+
+from tfav import audio
+from tfav.data import layout
+from tfav.errors import AudioError, ConfigError, DataError, ImageError
+
+WRONG_PAIR_MODES = ("other_category", "same_category")
+#: Audio headers read up front to choose the decoder (all of them below this many files).
+HEADER_SAMPLE = 256
+
+
+# --------------------------------------------------------------------------- wrong pairs
+
+
+def add_wrong_pairs(batch: dict, mode: str, seed) -> dict:
+    """Add a mismatched partner to every item of a batch (Chen et al. 2017, eqs. 5-7).
+
+    For item ``i`` another item ``j`` of the same batch is drawn uniformly
+    (stateless random, so the draw is a pure function of ``seed``) among:
+
+    * ``"other_category"``: items with a different label -- the wrong-category
+      images/sounds of eqs. 5 and 7;
+    * ``"same_category"``: items with the same label and ``j != i`` -- the
+      wrong images of the correct category of eq. 6 (pose-oriented S2I).
+
+    When item ``i`` has no such partner in its batch (e.g. a one-instrument
+    batch in ``other_category`` mode, or a category appearing once in
+    ``same_category`` mode), ``j`` is drawn uniformly among all other items;
+    a batch of one item pairs with itself.
+
+    Args:
+        batch: dict with at least ``label`` [B], ``image`` and ``waveform``.
+        mode: ``"other_category"`` or ``"same_category"``.
+        seed: an int or an int tensor of shape [2] (``tf.random.stateless_*`` seed).
+
+    Returns:
+        A new dict with ``wrong_image``, ``wrong_waveform`` and ``wrong_label``
+        (item ``j``'s) added; ``wrong_index`` holds ``j``.
+    """
+    if mode not in WRONG_PAIR_MODES:
+        raise ConfigError(f"wrong_pairs must be one of {WRONG_PAIR_MODES}, got '{mode}'")
+    seed = tf.cast(seed, tf.int64)
+    if seed.shape.rank == 0:
+        seed = tf.stack([seed, tf.constant(0, tf.int64)])
+    label = batch["label"]
+    n = tf.shape(label)[0]
+    same = tf.equal(label[:, None], label[None, :])
+    not_self = tf.logical_not(tf.eye(n, dtype=tf.bool))
+    valid = tf.logical_not(same) if mode == "other_category" else tf.logical_and(same, not_self)
+    has_partner = tf.reduce_any(valid, axis=1, keepdims=True)
+    valid = tf.where(has_partner, valid, not_self)
+    # The argmax of i.i.d. uniforms over a set is a uniform draw from that set.
+    u = tf.random.stateless_uniform(tf.stack([n, n]), seed=seed)
+    j = tf.argmax(tf.where(valid, u, -1.0), axis=1, output_type=tf.int32)
+    out = dict(batch)
+    out["wrong_index"] = j
+    out["wrong_image"] = tf.gather(batch["image"], j)
+    out["wrong_waveform"] = tf.gather(batch["waveform"], j)
+    out["wrong_label"] = tf.gather(label, j)
+    return out
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def decode_image(data: tf.Tensor, image_size: int) -> tf.Tensor:
+    """Encoded JPG/PNG bytes -> uint8 ``[S, S, 3]`` (centre-crop to square, resize)."""
+    image = tf.io.decode_image(data, channels=3, expand_animations=False)
+    shape = tf.shape(image)
+    h, w = shape[0], shape[1]
+    side = tf.minimum(h, w)
+    image = tf.image.crop_to_bounding_box(image, (h - side) // 2, (w - side) // 2, side, side)
+    image.set_shape([None, None, 3])
+
+    def resized():
+        x = tf.image.resize(image, [image_size, image_size], antialias=True)
+        return tf.cast(tf.clip_by_value(tf.round(x), 0.0, 255.0), tf.uint8)
+
+    image = tf.cond(tf.equal(side, image_size), lambda: image, resized)
+    return tf.ensure_shape(image, [image_size, image_size, 3])
+
+
+def fit_waveform(samples: tf.Tensor) -> tf.Tensor:
+    """Mono waveform of any length -> exactly ``CHUNK_SAMPLES`` (crop or zero-pad at the end)."""
+    samples = samples[: audio.CHUNK_SAMPLES]
+    pad = audio.CHUNK_SAMPLES - tf.shape(samples)[0]
+    return tf.ensure_shape(tf.pad(samples, [[0, pad]]), [audio.CHUNK_SAMPLES])
+
+
+def _decode_wav_pcm16(path: tf.Tensor) -> tf.Tensor:
+    wav, rate = tf.audio.decode_wav(tf.io.read_file(path))
+    check = tf.debugging.Assert(
+        tf.equal(rate, audio.SAMPLE_RATE), ["expected a 44100 Hz WAV:", path, rate]
+    )
+    with tf.control_dependencies([check]):
+        return fit_waveform(tf.reduce_mean(wav, axis=1))
+
+
+def _load_any_audio(path: bytes) -> np.ndarray:
+    x = audio.load_audio(path.decode(), audio.SAMPLE_RATE, allow_silent=True)
+    out = np.zeros(audio.CHUNK_SAMPLES, np.float32)
+    out[: min(len(x), audio.CHUNK_SAMPLES)] = x[: audio.CHUNK_SAMPLES]
+    return out
+
+
+def _decode_any_audio(path: tf.Tensor) -> tf.Tensor:
+    x = tf.numpy_function(_load_any_audio, [path], tf.float32, stateful=False)
+    return tf.ensure_shape(x, [audio.CHUNK_SAMPLES])
+
+
+def is_native_wav(info) -> bool:
+    """True for the format decoded in-graph: 16-bit PCM WAV at 44.1 kHz."""
+    return info.format == "WAV" and info.subtype == "PCM_16" and info.samplerate == 44100
+
+
+def _check_headers(pairs: list[layout.Pair]) -> bool:
+    """Read a sample of headers; True when all sampled sounds are native WAVs.
+
+    Raises AudioError / ImageError naming the first unreadable file sampled.
+    """
+    step = max(1, len(pairs) // HEADER_SAMPLE)
+    native = True
+    for pair in pairs[::step]:
+        try:
+            info = soundfile.info(pair.audio_path)
+        except (RuntimeError, OSError, ValueError) as e:
+            reason = " ".join(str(e).split())
+            raise AudioError(f"{pair.audio_path}: unreadable audio ({reason})") from e
+        native = native and is_native_wav(info)
+        try:
+            with Image.open(pair.image_path) as im:
+                im.size  # noqa: B018  (header only)
+        except (OSError, ValueError) as e:
+            raise ImageError(f"{pair.image_path}: unreadable image ({e})") from e
+    return native
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+def to_model_inputs(batch: dict) -> dict:
+    """uint8 images -> float32 in [-1, 1] (run after batching, elementwise)."""
+    out = dict(batch)
+    out["image"] = tf.cast(batch["image"], tf.float32) / 127.5 - 1.0
+    return out
+
+
+def finish(ds, n, *, batch_size, shuffle, seed, wrong_pairs, drop_remainder, repeat, convert):
+    """The shared tail: shuffle -> repeat -> batch -> (to float) -> wrong pairs -> prefetch."""
+    if wrong_pairs is not None and wrong_pairs not in WRONG_PAIR_MODES:
+        raise ConfigError(f"wrong_pairs must be None or one of {WRONG_PAIR_MODES}")
+    if shuffle:
+        ds = ds.shuffle(max(n, 1), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    if convert:
+        ds = ds.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE)
+    if wrong_pairs is not None:
+        ds = ds.enumerate().map(
+            lambda i, b: add_wrong_pairs(b, wrong_pairs, tf.stack([tf.cast(seed, tf.int64), i])),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _select(index: layout.PairIndex, split: str, categories) -> list[layout.Pair]:
+    if split not in layout.SPLITS:
+        raise ConfigError(f"split must be one of {layout.SPLITS}, got '{split}'")
+    cats = _category_list(categories)
+    pairs = [
+        p
+        for c in (cats or [None])
+        for p in index.select(split, c)  # select() rejects unknown categories
+    ]
+    pairs.sort(key=lambda p: (p.category, p.stem))
+    if not pairs:
+        raise DataError(f"{index.root}: no pairs in split '{split}' for {cats or 'any category'}")
+    return pairs
+
+
+def _category_list(categories):
+    if categories is None:
+        return None
+    return [categories] if isinstance(categories, str) else list(categories)
+
+
+def _poses(index, pairs):
+    truth = [index.ground_truth(p) for p in pairs]
+    have = ["pose" in t for t in truth]
+    if not any(have):
+        return None
+    if not all(have):
+        missing = pairs[have.index(False)]
+        raise DataError(
+            f"{index.root}/{layout.LABELS_FILE}: no pose for {missing.split}/"
+            f"{missing.category}/{missing.stem} while other pairs have one"
+        )
+    return np.asarray([t["pose"] for t in truth], np.float32)
+
+
+def _folder_items(root_or_index, split, categories, image_size):
+    """(dataset of file names and labels, its decode function, item count)."""
+    index = (
+        root_or_index
+        if isinstance(root_or_index, layout.PairIndex)
+        else layout.index_pairs(root_or_index)
+    )
+    pairs = _select(index, split, categories)
+    decode_audio = _decode_wav_pcm16 if _check_headers(pairs) else _decode_any_audio
+    files = {
+        "image": [p.image_path for p in pairs],
+        "audio": [p.audio_path for p in pairs],
+        "label": np.asarray([index.label_of(p) for p in pairs], np.int32),
+        "id": [f"{p.split}/{p.category}/{p.stem}" for p in pairs],
+    }
+    poses = _poses(index, pairs)
+    if poses is not None:
+        files["pose"] = poses
+
+    def decode(item):
+        out = dict(item)
+        out["image"] = decode_image(tf.io.read_file(item["image"]), image_size)
+        out["waveform"] = decode_audio(out.pop("audio"))
+        return out
+
+    return tf.data.Dataset.from_tensor_slices(files), decode, len(pairs)
+
+
+def _items(root_or_index, split, categories, image_size):
+    if not isinstance(root_or_index, layout.PairIndex) and is_tfrecord_folder(root_or_index):
+        from tfav.data import tfrecord
+
+        return tfrecord.records(
+            root_or_index, split, categories=_category_list(categories), image_size=image_size
+        )
+    return _folder_items(root_or_index, split, categories, image_size)
+
+
+def pair_dataset(
+    root_or_index,
+    split: str,
+    *,
+    categories=None,
+    image_size: int = 64,
+    batch_size: int = 64,
+    shuffle: bool = True,
+    seed: int = 0,
+    wrong_pairs: str | None = None,
+    cache: bool = True,
+    drop_remainder: bool = True,
+    repeat: bool = False,
+) -> tf.data.Dataset:
+    """Batches of image-sound pairs from a pair folder or a TFRecord folder.
+
+    Args:
+        root_or_index: a pair folder, a :class:`~tfav.data.layout.PairIndex`,
+            or a folder written by ``python -m tfav.data to-tfrecord``.
+        split: ``"train"`` or ``"validation"``.
+        categories: restrict to these category names (a name or a list);
+            labels stay indices into the folder's full category tuple.
+        image_size: side S of the square images.
+        batch_size: items per batch.
+        shuffle: shuffle the items (seeded; reshuffled every epoch).
+        seed: seed of the shuffle and of the wrong-pair draws.
+        wrong_pairs: ``None``, ``"other_category"`` or ``"same_category"``
+            (see :func:`add_wrong_pairs`).
+        cache: keep decoded items in memory after the first epoch.
+        drop_remainder: drop a last, smaller batch.
+        repeat: repeat forever.
+
+    Returns:
+        A ``tf.data.Dataset`` of dict batches (see the module docstring).
+
+    Raises:
+        DataError / AudioError / ImageError naming the folder or file.
+    """
+    ds, decode, n = _items(root_or_index, split, categories, image_size)
+    if cache:
+        ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE).cache()
+    else:
+        if shuffle:
+            # Shuffling names before decoding gives the same permutation as shuffling
+            # decoded items (the order does not depend on content), at a fraction of the memory.
+            ds = ds.shuffle(max(n, 1), seed=seed, reshuffle_each_iteration=True)
+            shuffle = False
+        ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+    return finish(
+        ds,
+        n,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        seed=seed,
+        wrong_pairs=wrong_pairs,
+        drop_remainder=drop_remainder,
+        repeat=repeat,
+        convert=True,
+    )
+
+
+def load_arrays(root_or_index, split: str, *, categories=None, image_size: int = 64) -> dict:
+    """All pairs of a split as numpy arrays (the pipeline's decoding, in its sorted order).
+
+    Returns:
+        dict of ``waveform`` [N, 22050], ``image`` float32 [N, S, S, 3] in
+        [-1, 1], ``label`` [N], ``id`` [N] (and ``pose`` [N, 3] when known).
+    """
+    ds, decode, n = _items(root_or_index, split, categories, image_size)
+    ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE).batch(n).map(to_model_inputs)
+    return {k: v.numpy() for k, v in next(iter(ds)).items()}
+
+
+def in_memory_dataset(
+    arrays: dict,
+    *,
+    batch_size: int = 64,
+    shuffle: bool = True,
+    seed: int = 0,
+    wrong_pairs: str | None = None,
+    drop_remainder: bool = True,
+    repeat: bool = False,
+) -> tf.data.Dataset:
+    """The batches of :func:`pair_dataset` from tensors already in memory.
+
+    ``in_memory_dataset(load_arrays(root, split), seed=s)`` yields the same
+    batches as ``pair_dataset(root, split, seed=s)`` (same options), without
+    any file reading or decoding -- the baseline of a pipeline benchmark.
+    """
+    n = int(np.shape(arrays["label"])[0])
+    ds = tf.data.Dataset.from_tensor_slices(dict(arrays))
+    return finish(
+        ds,
+        n,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        seed=seed,
+        wrong_pairs=wrong_pairs,
+        drop_remainder=drop_remainder,
+        repeat=repeat,
+        convert=False,
+    )
+
+
+def is_tfrecord_folder(path) -> bool:
+    """True when ``path`` holds a ``tfrecord.json`` written by ``to-tfrecord``."""
+    try:
+        meta = Path(os.fspath(path)) / "tfrecord.json"
+    except TypeError:
+        return False
+    if not meta.is_file():
+        return False
+    try:
+        return json.loads(meta.read_text(encoding="utf-8")).get("format") == "tfav-pairs"
+    except (OSError, ValueError):
+        return False
