@@ -43,6 +43,13 @@ def _load_image(path, size):
         raise ImageError(f"{path}: unreadable image ({e})") from e
 
 
+def _row_name(category, truth):
+    midi = truth.get("midi")
+    if midi is None:
+        return category
+    return f"{category} " + ("rest" if midi < 0 else f"midi {midi}")
+
+
 class Probe:
     """Fixed real pairs of a run, encoded once, to generate from and compare against."""
 
@@ -63,8 +70,7 @@ class Probe:
                 "label": np.array([index.label_of(p) for p in pairs]),
                 "pose": np.array([index.ground_truth(p).get("pose", [np.nan] * 3) for p in pairs],
                                  dtype=np.float32),
-                "name": [p.category + (f" {index.ground_truth(p)['midi']}"
-                                       if "midi" in index.ground_truth(p) else "") for p in pairs],
+                "name": [_row_name(p.category, index.ground_truth(p)) for p in pairs],
             }
         self.grid_rows = self._grid_rows(grid_rows)
         rng = np.random.default_rng(seed)
@@ -90,7 +96,8 @@ class Probe:
             return rows[:13]
         if not np.isnan(d["pose"]).any():  # one instrument: rows spread over the pose range
             order = np.argsort(d["pose"][:, 0])
-            return [int(order[i]) for i in np.linspace(0, len(order) - 1, min(n, len(order)))]
+            picks = np.linspace(0, len(order) - 1, min(n, len(order))).astype(int)
+            return [int(order[i]) for i in picks]
         return list(range(min(n, len(labels))))
 
     def _z(self, model, count, offset=0):

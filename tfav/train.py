@@ -210,7 +210,7 @@ def train(
         log(f"[tfav] {task.name}: {task.description}; run folder {run_dir}")
         model.fit(
             train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=state["epoch"],
-            callbacks=callbacks, verbose=verbose,
+            callbacks=callbacks, verbose=verbose, shuffle=False,
         )
     if guard.failure:
         raise TfavError(
