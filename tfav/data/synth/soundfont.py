@@ -334,8 +334,9 @@ class SoundFont:
             c = np.asarray(cents, dtype=np.float64)[:n]
             if len(c) < n:
                 c = np.concatenate([c, np.full(n - len(c), c[-1])])
-            step = ratio * np.exp2(c / 1200.0)
-            pos = np.cumsum(step) - step[0]
+            step = np.exp2(c.astype(np.float32) * np.float32(1 / 1200.0)) * np.float32(ratio)
+            pos = np.cumsum(step, dtype=np.float64)  # float64: long notes must not drift
+            pos -= step[0]
         else:
             pos = np.arange(n, dtype=np.float64) * ratio
         data = self._sample_data(z.start, z.end)
@@ -343,15 +344,18 @@ class SoundFont:
         if z.loop:
             span = z.loop_end - z.loop_start
             first = int(np.searchsorted(pos, z.loop_end))  # pos is increasing
-            pos[first:] = z.loop_start + np.mod(pos[first:] - z.loop_start, span)
-            i = pos.astype(np.int64)
+            q = pos[first:]  # a view: wrapped in place (floor is much faster than np.mod)
+            q -= z.loop_start
+            q -= span * np.floor(q * (1.0 / span))
+            q += z.loop_start
+            i = pos.astype(np.intp)
             j = i + 1
-            j[j >= z.loop_end] = z.loop_start
+            np.putmask(j, j >= z.loop_end, z.loop_start)
         else:
             last = int(np.searchsorted(pos, length - 1))
             env[last:] = 0.0
             pos[last:] = 0.0
-            i = pos.astype(np.int64)
+            i = pos.astype(np.intp)
             j = i + 1
         f = (pos - i).astype(np.float32)
         a = data[i]
