@@ -46,6 +46,12 @@ def test_bad_soundfont_paths_are_one_line_errors(tmp_path):
     assert str(bad) in str(e.value) and "\n" not in str(e.value)
 
 
+def test_missing_preset_is_named(soundfont):
+    with pytest.raises(ConfigError, match="no preset bank 0 program 200"):
+        soundfont.zones(0, 200)
+    assert (0, 40) in soundfont.presets and (128, 0) in soundfont.presets
+
+
 def test_note_pitch_follows_key(soundfont):
     for key in (45, 69, 81):
         x = soundfont.render_note(*GM_PROGRAMS["violin"], key, 100, 0.8)

@@ -131,8 +131,10 @@ def test_pairs_audio_and_ground_truth_come_from_the_same_chunk(tmp_path):
 
 def test_inis_pairs_by_category_only(tmp_path):
     root = tmp_path / "inis"
-    info = build.build_dataset(root, n_pairs=20, seed=0, kind="inis", workers=1, progress=False)
+    info = build.build_dataset(root, n_pairs=20, seed=0, kind="inis", size=128, workers=1,
+                               progress=False)  # fmt: skip
     index = layout.index_pairs(root)
+    assert np.asarray(Image.open(index.pairs[0].image_path)).shape == (128, 128, 3)
     assert index.categories == ("drum", "guitar", "piano", "saxophone", "violin")
     rows = list(index.labels.values())
     assert len(rows) == 20 and info["pose_source"] == "image"

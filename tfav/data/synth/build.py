@@ -31,7 +31,7 @@ from tfav.audio import CHUNK_SAMPLES, SAMPLE_RATE, SILENCE_DBFS, chunk_audio, lo
 from tfav.data import layout
 from tfav.data.synth import DEFAULT_PAIRS
 from tfav.data.synth.performer import draw_performer, random_player, random_scene
-from tfav.data.synth.score import random_performance
+from tfav.data.synth.score import SPECS, random_performance
 from tfav.data.synth.soundfont import SoundFont
 from tfav.errors import ConfigError, DataError
 
@@ -226,8 +226,12 @@ def build_dataset(
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise DataError(f"{out}: already exists and is not empty (choose a new folder)")
     sf_path = str(soundfont) if soundfont is not None else None
-    _soundfont(sf_path)  # fail early, with one line, on a bad SoundFont
     plans = plan_recordings(n_pairs, kind, seed)
+    sf = _soundfont(sf_path)  # fail early, with one line, on a bad SoundFont ...
+    for category in KINDS[kind]:  # ... or one that lacks an instrument
+        spec = SPECS[category]
+        for program in spec.programs:
+            sf.zones(spec.bank, program)
     workers = max(1, int(workers or os.cpu_count() or 1))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
