@@ -33,7 +33,7 @@ from tfav.data.synth import DEFAULT_PAIRS
 from tfav.data.synth.performer import draw_performer, random_player, random_scene
 from tfav.data.synth.score import SPECS, random_performance
 from tfav.data.synth.soundfont import SoundFont
-from tfav.errors import ConfigError, DataError
+from tfav.errors import AudioError, ConfigError, DataError
 
 #: Bumped whenever the bytes a seed produces change; part of the cache folder name.
 DATASET_VERSION = 1
@@ -145,6 +145,9 @@ def render_recording(
     kept: list[tuple[int, np.ndarray]] = []
     attempt = 0
     while len(kept) < plan.pairs:  # silent chunks are dropped; rarely a longer take is needed
+        if attempt == 4:
+            raise AudioError(f"{sf.path}: {plan.category} renders too few chunks above "
+                             f"{SILENCE_DBFS} dBFS ({len(kept)} of {plan.pairs})")  # fmt: skip
         n_chunks = int(np.ceil(plan.pairs * (1.12 + 0.5 * attempt))) + 2
         perf = random_performance(plan.category, n_chunks * _CHUNK_SECONDS, plan.seed + attempt)
         kept = audible_chunks(perf.render(sf, SAMPLE_RATE))
@@ -251,9 +254,13 @@ def build_dataset(
             ) as pool:
                 futures = {pool.submit(render_recording, p, str(tmp), size, sf_path): p
                            for p in order}  # fmt: skip
-                for future in concurrent.futures.as_completed(futures):
-                    rows += future.result()
-                    bar.update(futures[future].pairs)
+                try:
+                    for future in concurrent.futures.as_completed(futures):
+                        rows += future.result()
+                        bar.update(futures[future].pairs)
+                except BaseException:
+                    pool.shutdown(wait=True, cancel_futures=True)  # then remove tmp
+                    raise
         bar.close()
         rows.sort(key=lambda r: (r["split"], r["category"], r["stem"]))
         layout.write_labels(tmp, rows)
