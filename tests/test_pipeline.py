@@ -10,7 +10,7 @@ from PIL import Image
 from tfav import audio
 from tfav.data import layout, pipeline, tfrecord
 from tfav.data.__main__ import main as data_main
-from tfav.errors import AudioError, DataError
+from tfav.errors import AudioError, DataError, ImageError
 
 
 def batches(ds):
@@ -118,11 +118,26 @@ def test_non_square_image_is_centre_cropped(tiny_pairs):
     assert px[..., 0].max() < 40 and px[..., 2].min() > 200  # no red margin, all blue
 
 
-def test_bad_audio_file_named(tiny_pairs):
+def test_bad_files_named(tiny_pairs):
     bad = tiny_pairs / "chunk/train/flute/flute01_500.wav"
     bad.write_bytes(b"RIFF0000WAVEjunk")
     with pytest.raises(AudioError, match="flute01_500.wav"):
         pipeline.pair_dataset(tiny_pairs, "train")
+    bad_image = tiny_pairs / "img/validation/cello/cello01_500.jpg"
+    bad_image.write_bytes(b"hello")
+    with pytest.raises(ImageError, match="cello01_500.jpg: unreadable image"):
+        pipeline.pair_dataset(tiny_pairs, "validation")
+
+
+def test_one_non_native_file_switches_decoder(tiny_pairs):
+    odd = tiny_pairs / "chunk/train/violin/violin01_1000.wav"
+    x = tiny_tone(440.0, 0.4, samples=24000, sample_rate=48000)
+    soundfile.write(odd, x, 48000, subtype="PCM_16")
+    ds = pipeline.pair_dataset(tiny_pairs, "train", categories="violin", shuffle=False,
+                               batch_size=4, image_size=8)  # fmt: skip
+    (b,) = batches(ds)
+    assert b["id"][1] == b"train/violin/violin01_1000"
+    np.testing.assert_array_equal(b["waveform"][1], audio.load_audio(odd))
 
 
 def _wrong_pair_batch(labels):

@@ -16,8 +16,10 @@ image is centre-cropped to a square, then resized to S x S with antialiased
 bilinear filtering and rounded to uint8, as if stored at that size); sounds
 with ``tf.audio.decode_wav`` when the files are 16-bit PCM WAV at 44.1 kHz
 (the Sub-URMP format; channels are averaged to mono, then the clip is cropped
-or zero-padded to 22,050 samples). Any other rate or format goes through
-:func:`tfav.audio.load_audio` in a ``tf.numpy_function``.
+or zero-padded to 22,050 samples). When any sound has another rate or format,
+all go through :func:`tfav.audio.load_audio` in a ``tf.numpy_function``.
+Every header is read up front (about 0.1 ms a pair) to choose the decoder and
+to report an unreadable file by name before the first batch.
 
 The order of stages is decode -> cache -> shuffle -> repeat -> batch -> wrong
 pairs -> prefetch. Shuffling permutes elements independently of their content,
@@ -35,14 +37,15 @@ import numpy as np
 import soundfile
 import tensorflow as tf
 from PIL import Image
+from tqdm import tqdm
 
 from tfav import audio
 from tfav.data import layout
 from tfav.errors import AudioError, ConfigError, DataError, ImageError
 
 WRONG_PAIR_MODES = ("other_category", "same_category")
-#: Audio headers read up front to choose the decoder (all of them below this many files).
-HEADER_SAMPLE = 256
+#: Show a progress bar while checking headers of more files than this.
+HEADER_PROGRESS_FROM = 5000
 
 
 # --------------------------------------------------------------------------- wrong pairs
@@ -150,22 +153,28 @@ def is_native_wav(info) -> bool:
 
 
 def _check_headers(pairs: list[layout.Pair]) -> bool:
-    """Read a sample of headers; True when all sampled sounds are native WAVs.
+    """Read every header (about 0.1 ms a pair); True when all sounds are native WAVs.
 
-    Raises AudioError / ImageError naming the first unreadable file sampled.
+    Raises:
+        AudioError / ImageError naming the first unreadable file, so that bad
+        files are reported before training starts rather than mid-epoch.
     """
-    step = max(1, len(pairs) // HEADER_SAMPLE)
     native = True
-    for pair in pairs[::step]:
+    bar = tqdm(pairs, desc="checking files", unit="pair", leave=False,
+               disable=len(pairs) < HEADER_PROGRESS_FROM)  # fmt: skip
+    for pair in bar:
         try:
             info = soundfile.info(pair.audio_path)
         except (RuntimeError, OSError, ValueError) as e:
             reason = " ".join(str(e).split())
             raise AudioError(f"{pair.audio_path}: unreadable audio ({reason})") from e
+        if info.frames == 0:
+            raise AudioError(f"{pair.audio_path}: audio has zero frames")
         native = native and is_native_wav(info)
         try:
             with Image.open(pair.image_path) as im:
-                im.size  # noqa: B018  (header only)
+                if im.format not in ("JPEG", "PNG"):
+                    raise ImageError(f"{pair.image_path}: {im.format} images are not supported")
         except (OSError, ValueError) as e:
             raise ImageError(f"{pair.image_path}: unreadable image ({e})") from e
     return native
