@@ -128,9 +128,9 @@ def random_scene(rng: np.random.Generator) -> Scene:
         chair=_muted(rng, 20, 120, 0.4),
         brightness=float(rng.uniform(0.8, 1.15)),
         cast=tuple(float(v) for v in rng.uniform(0.9, 1.1, 3)),
-        dx=float(rng.uniform(-0.04, 0.04)),
+        dx=float(rng.uniform(-0.03, 0.03)),
         dy=float(rng.uniform(-0.02, 0.02)),
-        zoom=float(rng.uniform(0.94, 1.06)),
+        zoom=float(rng.uniform(0.95, 1.05)),
     )
 
 
@@ -264,7 +264,7 @@ class _Body:
         self.p = player
         self.hip = np.array([0.0, 0.95 if player.standing else 0.48])
         top = self.hip[1] + 0.52
-        self.lean = -lean_deg  # negative = clockwise: towards the viewer's right
+        self.lean = lean_deg  # positive = counter-clockwise: towards the viewer's left
         self.shoulder_l = self.u([0.17 * b, top - 0.04])
         self.shoulder_r = self.u([-0.17 * b, top - 0.04])
         self.neck = self.u([0.0, top])
@@ -317,9 +317,10 @@ class _Body:
             (_arm(shoulder, hand, self.upper_arm, self.forearm, bend) for bend in (1, -1)),
             key=lambda e: e[1],
         )
-        cv.line([shoulder, elbow, hand], self.p.shirt, 0.085 * self.p.build)
+        # Sleeves a shade darker than the shirt, so an arm in front of the body shows.
+        cv.line([shoulder, elbow, hand], _shade(self.p.shirt, 0.78), 0.085 * self.p.build)
         cv.line([elbow * 0.35 + hand * 0.65, hand], self.p.skin, 0.06)
-        cv.dot(hand, 0.045, self.p.skin)
+        cv.dot(hand, 0.05, self.p.skin)
 
 
 # ---------------------------------------------------------------- instruments
@@ -334,13 +335,13 @@ def _bowed(cv, body, inst, hand, bow, dyn):
         v = _unit(ang)
         base = body.chin + [0.02, -0.04]  # lower end of the body under the chin
         centre = base + v * length / 2
-        neck_end = base + v * (length + 0.22 * k)
+        neck_end = base + v * (length + 0.27 * k)
         pts = {"body": _figure_eight(centre, ang, length, width)}
         contact = base + v * length * 0.3
         stroke = _unit(ang - 95)  # bow moves down-left, across the strings
         bow_len, bow_travel = 0.74 * k, 0.62 * k
-        hand_t = 0.95 - 0.8 * hand
-        left_hand = base + v * (length + 0.22 * k * hand_t) + _unit(ang - 90) * 0.03
+        hand_t = 0.95 - 0.85 * hand
+        left_hand = base + v * (length + 0.27 * k * hand_t) + _unit(ang - 90) * 0.03
         cv.poly(pts["body"], wood)
         cv.line([base + v * length * 0.55, neck_end], _BLACK, 0.035 * k)
         cv.dot(neck_end, 0.03 * k, _shade(wood, 0.8))
@@ -392,7 +393,7 @@ def _winds(cv, body, inst, hand, dyn):
         cv.line([start, end], _SILVER, 0.03)
         cv.dot(m + v * 0.02, 0.018, (90, 90, 96))
         body.draw_arm(cv, body.shoulder_l, m + v * 0.14 + [0, -0.02])
-        body.draw_arm(cv, body.shoulder_r, m + v * (0.3 + 0.25 * hand) + [0, -0.02])
+        body.draw_arm(cv, body.shoulder_r, m + v * (0.25 + 0.32 * hand) + [0, -0.02])
     elif inst in ("clarinet", "oboe"):
         clar = inst == "clarinet"
         # Held down-forward from the mouth; raising it towards the camera foreshortens it.
@@ -400,9 +401,10 @@ def _winds(cv, body, inst, hand, dyn):
         length = (0.7 if clar else 0.62) * (1 - 0.3 * dyn)
         v, n = _unit(ang), _unit(ang + 90)
         end = m + v * length
-        # Hands first: the thin black tube must stay visible over the fingers.
-        body.draw_arm(cv, body.shoulder_l, m + v * length * 0.3)
-        body.draw_arm(cv, body.shoulder_r, m + v * length * (0.5 + 0.35 * hand))
+        # Arms first, then the tube, then the fingers: both stay visible.
+        hands = (m + v * length * 0.3, m + v * length * (0.45 + 0.45 * hand))
+        body.draw_arm(cv, body.shoulder_l, hands[0])
+        body.draw_arm(cv, body.shoulder_r, hands[1])
         wood = _BLACK if clar else (44, 28, 24)
         cv.line([m, end], wood, 0.045 if clar else 0.036)
         if clar:
@@ -412,8 +414,10 @@ def _winds(cv, body, inst, hand, dyn):
         else:
             cv.poly(_bar(m + v * (length - 0.07), end + v * 0.02, 0.036, 0.065), wood)
             cv.line([m - v * 0.04, m + v * 0.01], (210, 180, 120), 0.016)
-        for t in (0.25, 0.4, 0.55, 0.7):
+        for t in (0.2, 0.38, 0.56, 0.74):
             cv.dot(m + v * length * t + n * 0.016, 0.013, _SILVER)
+        for h in hands:
+            cv.dot(h + n * 0.012, 0.03, body.p.skin)
     elif inst == "bassoon":
         low = np.array([-0.27, body.hip[1] - 0.04])
         ang = 66 + 6 * dyn
@@ -586,6 +590,8 @@ def _draw_chair(cv, body, color):
 
 
 _CHANNEL_OFFSET = np.array([0, 256, 512], np.intp)
+#: Instruments whose raising (dynamics) turns them counter-clockwise in the picture.
+_RAISED_CCW = ("violin", "viola", "clarinet", "oboe", "bassoon", "sax", "saxophone", "guitar")
 
 
 def draw_performer(
@@ -614,7 +620,9 @@ def draw_performer(
     hand, bow, dyn = (float(np.clip(v, 0.0, 1.0)) for v in pose)
     cv = _Canvas(size, scene, player)
     _draw_room(cv, scene)
-    body = _Body(player, lean_deg=14 * dyn)
+    # The lean turns the same way as the instrument is raised, so the two cues add up.
+    lean = 16 * dyn * (1 if instrument in _RAISED_CCW else -1)
+    body = _Body(player, lean_deg=lean)
     if not player.standing and instrument != "piano":
         _draw_chair(cv, body, scene.chair)
     if instrument != "piano":  # the piano hides the legs
