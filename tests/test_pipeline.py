@@ -56,6 +56,8 @@ def test_labels_stable_under_category_restriction(tiny_pairs):
     assert sorted(labels.tolist()) == [0] * 4 + [1] * 4
     with pytest.raises(DataError, match="unknown category 'piano'"):
         pipeline.pair_dataset(tiny_pairs, "train", categories="piano")
+    with pytest.raises(DataError, match="only 2 pairs, fewer than batch_size=64"):
+        pipeline.pair_dataset(tiny_pairs, "validation", categories="violin")
 
 
 def test_seeded_shuffle_deterministic_and_cache_independent(tiny_pairs):
@@ -177,10 +179,10 @@ def test_add_wrong_pairs_fallback_and_uniform():
     assert j.numpy()[0] != 0 and list(j.numpy()[1:]) == [2, 1]
     # Uniform over the valid partners: item 0 (label 0) has partners 2, 3, 4, 5, 7.
     batch = _wrong_pair_batch([0, 0, 1, 1, 1, 2, 0, 2])
-    draws = [
-        pipeline.add_wrong_pairs(batch, "other_category", [s, 1])["wrong_index"].numpy()[0]
-        for s in range(1000)
-    ]
+    draw = tf.function(
+        lambda s: pipeline.add_wrong_pairs(batch, "other_category", s)["wrong_index"]
+    )
+    draws = [draw(tf.constant([s, 1]))[0].numpy() for s in range(1000)]
     counts = np.bincount(draws, minlength=8)
     assert counts[[0, 1, 6]].sum() == 0
     assert counts[[2, 3, 4, 5, 7]].min() > 150 and counts.max() < 250  # expected 200 each

@@ -194,6 +194,11 @@ def finish(ds, n, *, batch_size, shuffle, seed, wrong_pairs, drop_remainder, rep
     """The shared tail: shuffle -> repeat -> batch -> (to float) -> wrong pairs -> prefetch."""
     if wrong_pairs is not None and wrong_pairs not in WRONG_PAIR_MODES:
         raise ConfigError(f"wrong_pairs must be None or one of {WRONG_PAIR_MODES}")
+    if drop_remainder and not repeat and n < batch_size:
+        raise DataError(
+            f"only {n} pairs, fewer than batch_size={batch_size}: no batch would be produced "
+            "(use a smaller batch, drop_remainder=False or repeat=True)"
+        )
     if shuffle:
         ds = ds.shuffle(max(n, 1), seed=seed, reshuffle_each_iteration=True)
     if repeat:
