@@ -397,8 +397,8 @@ def _winds(cv, body, inst, hand, dyn):
     elif inst in ("clarinet", "oboe"):
         clar = inst == "clarinet"
         # Held down-forward from the mouth; raising it towards the camera foreshortens it.
-        ang = (-112 if clar else -97) + 20 * dyn
-        length = (0.7 if clar else 0.62) * (1 - 0.3 * dyn)
+        ang = (-112 if clar else -97) + 10 * dyn
+        length = (0.7 if clar else 0.62) * (1 - 0.15 * dyn)
         v, n = _unit(ang), _unit(ang + 90)
         end = m + v * length
         # Arms first, then the tube, then the fingers: both stay visible.
@@ -479,7 +479,7 @@ def _brass(cv, body, inst, hand, dyn):
         cv.poly(_bar(bell - v * 0.1, bell + v * 0.02, 0.04, 0.18), _BRASS)
         cv.poly(_ellipse(bell + v * 0.02, 0.04, 0.09, ang), _BRASS_DARK)
         body.draw_arm(cv, body.shoulder_l, valve - n * 0.1)
-        body.draw_arm(cv, body.shoulder_r, m + v * (0.1 + 0.2 * hand) - n * 0.02)
+        body.draw_arm(cv, body.shoulder_r, m + v * (0.06 + 0.32 * hand) - n * 0.02)
     elif inst == "trombone":
         ang = -122 - 22 * dyn
         v = _unit(ang)
