@@ -479,7 +479,7 @@ def _brass(cv, body, inst, hand, dyn):
         cv.poly(_bar(bell - v * 0.1, bell + v * 0.02, 0.04, 0.18), _BRASS)
         cv.poly(_ellipse(bell + v * 0.02, 0.04, 0.09, ang), _BRASS_DARK)
         body.draw_arm(cv, body.shoulder_l, valve - n * 0.1)
-        body.draw_arm(cv, body.shoulder_r, m + v * (0.06 + 0.32 * hand) - n * 0.02)
+        body.draw_arm(cv, body.shoulder_r, m + v * (0.12 + 0.3 * hand) - n * 0.03)
     elif inst == "trombone":
         ang = -122 - 22 * dyn
         v = _unit(ang)
@@ -505,7 +505,7 @@ def _brass(cv, body, inst, hand, dyn):
         bell_end = bell_top + [-0.06, -0.22]
         cv.poly(_bar(bell_top, bell_end, 0.06, 0.3), _BRASS)
         cv.poly(_ellipse(bell_end, 0.15, 0.04, -12), _BRASS_DARK)
-        a = 20 + 70 * hand
+        a = -30 + 150 * hand  # left hand around the coil
         body.draw_arm(cv, body.shoulder_l, c + _unit(a) * 0.15)
         body.draw_arm(cv, body.shoulder_r, bell_end + [0.04, 0.05])
     elif inst == "tuba":
