@@ -162,3 +162,14 @@ def test_render_is_a_normalised_recording_with_a_noise_floor(soundfont):
     assert 20 * np.log10(np.abs(x).max()) == pytest.approx(perf.peak_dbfs, abs=0.5)
     assert np.abs(x).min() >= 0 and np.count_nonzero(x) == x.size  # noise floor everywhere
     np.testing.assert_array_equal(x, perf.render(soundfont))  # deterministic
+
+
+def test_a_players_recordings_share_habits():
+    from tfav.data.synth.score import random_performance
+
+    a = random_performance("violin", 10.0, seed=1, player_seed=7)
+    b = random_performance("violin", 10.0, seed=2, player_seed=7)
+    c = random_performance("violin", 10.0, seed=3, player_seed=8)
+    assert not np.array_equal(a.keys[:10], b.keys[:10])  # different pieces
+    assert abs(a.vibrato[0, 1] - b.vibrato[0, 1]) <= 0.1 * a.vibrato[0, 1]  # same vibrato rate
+    assert abs(a.vibrato[0, 1] - c.vibrato[0, 1]) > 0.01

@@ -6,6 +6,10 @@ from URMP videos, applied to synthetic recordings: each recording is cut into
 of a chunk is the frame at its first instant, and recordings (not chunks) are
 split 80/20 into train and validation so that no recording is in both.
 
+Images are PNG: lossless, so the pixels on disk are exactly the rendered pose
+(no JPEG ringing around thin bows and keys), and small for these flat-shaded
+frames (a few kB; the 16-bit WAV chunks, 44 kB each, dominate the size).
+
 Everything follows from the seed: every recording has its own seed, is
 rendered by one worker and written under its own stems, so the bytes on disk
 do not depend on the number of workers or the order in which they finish.
@@ -37,7 +41,7 @@ from tfav.data.synth.soundfont import SoundFont
 from tfav.errors import AudioError, ConfigError, DataError
 
 #: Bumped whenever the bytes a seed produces change; part of the cache folder name.
-DATASET_VERSION = 1
+DATASET_VERSION = 2
 #: Sound-image categories of each dataset kind.
 KINDS = {
     "suburmp": layout.SUB_URMP_INSTRUMENTS,
@@ -167,7 +171,8 @@ def render_recording(
             raise AudioError(f"{sf.path}: {plan.category} renders too few chunks above "
                              f"{SILENCE_DBFS} dBFS ({len(kept)} of {plan.pairs})")  # fmt: skip
         n_chunks = int(np.ceil(plan.pairs * (1.12 + 0.5 * attempt))) + 2
-        perf = random_performance(plan.category, n_chunks * _CHUNK_SECONDS, plan.seed + attempt)
+        perf = random_performance(plan.category, n_chunks * _CHUNK_SECONDS, plan.seed + attempt,
+                                  player_seed=plan.category_seed + plan.player)  # fmt: skip
         kept = audible_chunks(perf.render(sf, SAMPLE_RATE))
         attempt += 1
     kept = kept[: plan.pairs]

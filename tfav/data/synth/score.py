@@ -216,7 +216,11 @@ def _bow_at(start, direction, speed, dt):
 
 
 def random_performance(
-    instrument: str, duration: float, seed: int, program: int | None = None
+    instrument: str,
+    duration: float,
+    seed: int,
+    program: int | None = None,
+    player_seed: int | None = None,
 ) -> Performance:
     """Compose a performance of ``duration`` seconds for ``instrument``.
 
@@ -225,12 +229,19 @@ def random_performance(
         duration: length in seconds (the last note may be cut by the end).
         seed: everything (score, room, noise) follows from it.
         program: the GM program; by default one of the instrument's programs.
+        player_seed: the player's habits (vibrato rate and width, preferred
+            tempo, dynamic range) follow from it, so that one player's
+            recordings sound alike; by default they follow from ``seed``.
     """
     spec = SPECS[instrument]
     rng = np.random.default_rng([seed, 0])
+    habits = np.random.default_rng([seed if player_seed is None else player_seed, 3])
+    vib_rate, vib_width = habits.uniform(4.5, 6.5), habits.uniform(0.7, 1.3)
+    tempo_centre = habits.uniform(70, 115)
+    soft, loud = habits.uniform(0.1, 0.35), habits.uniform(0.8, 1.0)
     if program is None:
         program = int(rng.choice(spec.programs))
-    tempo = rng.uniform(60, 132)  # beats per minute
+    tempo = tempo_centre * rng.uniform(0.8, 1.2)  # beats per minute
     beat = 60.0 / tempo
     span = spec.high - spec.low
     onsets, durs, keys, vels = [], [], [], []
@@ -244,7 +255,7 @@ def random_performance(
         # One phrase: a register, a dynamic level with a hairpin, an articulation.
         if rng.random() < 0.35:
             idx = int(rng.integers(0, len(pitches)))
-        level = rng.uniform(0.15, 1.0)
+        level = rng.uniform(soft, loud)
         hairpin = rng.uniform(-0.35, 0.35)
         legato = spec.kind == "sustained" and rng.random() < 0.6
         n_notes = int(rng.integers(4, 13))
@@ -283,8 +294,8 @@ def random_performance(
     keys, vels = np.array(keys)[keep], np.array(vels)[keep]
     n = len(onsets)
 
-    rate = rng.uniform(4.5, 6.5)
-    depth = spec.vibrato_cents * rng.uniform(0.6, 1.3, size=n) * (rng.random(n) < 0.85)
+    rate = vib_rate * rng.uniform(0.95, 1.05)
+    depth = spec.vibrato_cents * vib_width * rng.uniform(0.7, 1.2, size=n) * (rng.random(n) < 0.85)
     vibrato = np.stack([depth, np.full(n, rate), rng.uniform(0.08, 0.3, size=n)], axis=1)
 
     exp_times = np.arange(0.0, duration + 4.0, rng.uniform(1.5, 4.0))
