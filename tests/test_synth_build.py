@@ -194,8 +194,12 @@ def test_default_dataset_is_built_once_atomically_and_cached(tmp_path, monkeypat
     datasets = tmp_path / "cache" / "datasets"
     assert os.listdir(datasets) == []  # no half dataset, no leftovers
 
+    killed = datasets / f".suburmp-64-0-v{build.DATASET_VERSION}.partial-dead"
+    killed.mkdir()  # what a killed build leaves: removed once old enough
+    os.utime(killed, (0, 0))
     monkeypatch.setattr(build, "render_recording", real_render)
     path = build.default_dataset(progress=False, workers=1)
+    assert os.listdir(datasets) == [Path(path).name]
     assert Path(path).parent == datasets
     assert Path(path).name == f"suburmp-64-0-v{build.DATASET_VERSION}"
     assert len(layout.index_pairs(path).pairs) == 26

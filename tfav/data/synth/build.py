@@ -331,6 +331,7 @@ def default_dataset(
     """
     path = cache_dir() / "datasets" / f"{kind}-{size}-{seed}-v{DATASET_VERSION}"
     if not (path / layout.LABELS_FILE).exists():
+        _remove_stale_partials(path)
         print(f"tfav: building the embedded {kind} dataset (once) into {path}", file=sys.stderr)
         try:
             build_dataset(path, DEFAULT_PAIRS, seed, size, kind, None, workers, progress)
@@ -339,3 +340,17 @@ def default_dataset(
                 raise
     print(f"tfav: embedded {kind} dataset at {path}", file=sys.stderr)
     return str(path)
+
+
+def _remove_stale_partials(path: Path, age_seconds: float = 6 * 3600) -> None:
+    """Delete unfinished builds of ``path`` left by killed processes (older than 6 h)."""
+    import time
+
+    if not path.parent.is_dir():
+        return
+    for leftover in path.parent.glob(f".{path.name}.partial-*"):
+        try:
+            if time.time() - leftover.stat().st_mtime > age_seconds:
+                shutil.rmtree(leftover, ignore_errors=True)
+        except OSError:
+            pass  # another process removed it first
