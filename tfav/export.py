@@ -233,6 +233,13 @@ def to_uint8(image):
     return tf.cast(tf.clip_by_value(levels, 0.0, 255.0), tf.uint8)
 
 
+def _checked(x, spec):
+    """``x`` with its shape checked at run time: a server passes any shape to a signature."""
+    import tensorflow as tf
+
+    return tf.ensure_shape(x, spec.shape, name=f"check_{spec.name}_shape")
+
+
 def _same_batch(a, b, what):
     """An assertion that ``b`` has one row per example of ``a`` (clear error in TF Serving)."""
     import tensorflow as tf
@@ -265,7 +272,7 @@ def _gan_archive(gan, direction):
     archive.track(encoder)
     archive.track(generator)
     if direction == "s2i":
-        condition = _spec([None, None], tf.float32, "waveform")
+        condition_spec = _spec([None, None], tf.float32, "waveform")
 
         def encode(waveform):
             return encoder(tasks.log_mel(first_chunk(waveform)), training=False)
@@ -274,7 +281,7 @@ def _gan_archive(gan, direction):
             image = generator([encoding, z], training=False)
             return {"image": to_uint8(image), "image_float": image}
     else:
-        condition = _spec([None, None, None, 3], tf.uint8, "image")
+        condition_spec = _spec([None, None, None, 3], tf.uint8, "image")
 
         def encode(image):
             return encoder(image_model_input(image), training=False)
@@ -288,19 +295,25 @@ def _gan_archive(gan, direction):
             wave = 0.9 * wave / tf.math.maximum(peak, 1e-9)
             return {"log_mel": log_mel, "log_mel_db": db, "waveform": wave}
 
+    # The names of the TensorSpecs are the names of the signature's inputs.
+    seed_spec, z_spec = _spec([None], tf.int64, "seed"), _spec([None, z_dim], tf.float32, "z")
+
     def serve(condition, seed):
+        condition, seed = _checked(condition, condition_spec), _checked(seed, seed_spec)
         with tf.control_dependencies([_same_batch(condition, seed, "seed")]):
             return outputs(encode(condition), seeded_noise(seed, z_dim))
 
     def with_noise(condition, z):
+        condition, z = _checked(condition, condition_spec), _checked(z, z_spec)
         with tf.control_dependencies([_same_batch(condition, z, "z")]):
             return outputs(encode(condition), z)
 
-    # The names of the TensorSpecs are the names of the signature's inputs.
-    seed, z = _spec([None], tf.int64, "seed"), _spec([None, z_dim], tf.float32, "z")
-    archive.add_endpoint("serving_default", serve, [condition, seed])
-    archive.add_endpoint("with_noise", with_noise, [condition, z])
-    archive.add_endpoint("encode", lambda c: {"encoding": encode(c)}, [condition])
+    def encoding(condition):
+        return {"encoding": encode(_checked(condition, condition_spec))}
+
+    archive.add_endpoint("serving_default", serve, [condition_spec, seed_spec])
+    archive.add_endpoint("with_noise", with_noise, [condition_spec, z_spec])
+    archive.add_endpoint("encode", encoding, [condition_spec])
     return archive
 
 
@@ -328,7 +341,7 @@ def _classifier_archive(model, task):
         features = image_model_input
 
     def serve(x):
-        x = features(x)
+        x = features(_checked(x, spec))
         out = {"encoding": encoder(x, training=False)}
         if task.kind == "classifier":
             out["probabilities"] = tf.nn.softmax(model(x, training=False), axis=-1)
@@ -338,10 +351,9 @@ def _classifier_archive(model, task):
     return archive
 
 
-def _load_run(run):
-    """``(task, config, model)`` of a run folder written by ``python -m tfav.train``."""
+def _run_config(run):
+    """``(task, config)`` of a run folder written by ``python -m tfav.train``."""
     from tfav import tasks
-    from tfav.train import load_trained
 
     run = Path(run)
     config_path = run / "config.json"
@@ -354,7 +366,7 @@ def _load_run(run):
         raise ConfigError(f"{config_path}: unreadable run configuration ({e})") from e
     if task.kind == "regressor":
         raise ConfigError(f"{run}: '{task.name}' runs are evaluation tools; nothing to export")
-    return task, config, load_trained(run, task.name)
+    return task, config
 
 
 def build_archive(task, model):
@@ -433,12 +445,13 @@ def export_run(run, *, fmt="savedmodel", name=None, version=None, out="export/mo
     """
     from tqdm import tqdm
 
+    from tfav.train import load_trained
+
     if fmt not in FORMATS:
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, not {fmt}")
     if quantize != "none" and fmt == "savedmodel":
         raise ConfigError("--quantize applies to TFLite: add --format tflite or both")
-    steps = tqdm(total=3 + (fmt != "savedmodel"), desc="export", disable=not progress)
-    task, config, model = _load_run(run)
+    task, config = _run_config(run)
     name = name or task.name + (f"_{config['instrument']}" if config.get("instrument") else "")
     if not name.replace("_", "").replace("-", "").isalnum():
         raise ConfigError(f"--name {name!r}: use letters, digits, '_' and '-' only")
@@ -450,6 +463,8 @@ def export_run(run, *, fmt="savedmodel", name=None, version=None, out="export/mo
     for path, wanted in ((final, fmt != "tflite"), (tflite_path, fmt != "savedmodel")):
         if wanted and path.exists():
             raise ConfigError(f"{path}: version {version} exists already; pass another --version")
+    steps = tqdm(total=3 + (fmt != "savedmodel"), desc="export", disable=not progress)
+    model = load_trained(run, task.name)
     steps.update()
     archive = build_archive(task, model)
     signatures = ["serving_default", "with_noise", "encode"] if task.kind == "gan" else [
