@@ -189,7 +189,9 @@ def evaluate_run(run_dir, n: int = 512, diversity_conditions: int = 64, seed: in
     ev = {name: dependency(name, config["data"], index, log=log) for name in evaluator_names}
     has_pose = instrument and not np.isnan(probe.data["validation"]["pose"]).any()
     if task.direction == "s2i" and has_pose:
-        ev["pose_regressor"] = dependency("pose_regressor", config["data"], index, log=log)
+        ev["pose_regressor"] = dependency(
+            "pose_regressor", config["data"], index, log=log, instrument=instrument
+        )
 
     results = {"task": task.name, "instrument": instrument, "run_dir": str(run_dir)}
     results.update(probe.measure(model, ev))

@@ -40,7 +40,9 @@ class Task:
             ``same_category`` or ``None`` (no S_w term).
         encoder: the task whose trained model encodes a GAN's condition.
         needs_instrument: trained on one instrument (``--instrument``).
-        epochs, batch_size, learning_rate: defaults, sized for this CPU.
+        epochs, batch_size, learning_rate: defaults, sized for a 2-core CPU.
+        base_filters: default channel unit of the task's networks (for GANs,
+            ``--base-filters`` overrides it).
     """
 
     name: str
@@ -54,33 +56,35 @@ class Task:
     epochs: int = 10
     batch_size: int = 64
     learning_rate: float = 1e-3
+    base_filters: int = 16
 
 
 TASKS = {
     t.name: t
     for t in [
         Task("sound_encoder", "classifier", "LMS instrument classifier (Chen Fig. 4)",
-             modality="sound", epochs=8),
+             modality="sound", epochs=3),
         Task("image_encoder", "classifier", "image instrument classifier / verifier (Chen Fig. 5)",
-             modality="image", epochs=4),
+             modality="image", epochs=2),
         Task("sound_autoencoder", "autoencoder", "stacked LMS autoencoder (Chen sec. 5.1)",
              modality="sound", epochs=8),
         Task("pose_regressor", "regressor", "image -> pose vector, for evaluation",
-             modality="image", epochs=6),
+             modality="image", epochs=15),
         Task("s2i_instrument", "gan", "S2I-C (Chen eq. 5)", direction="s2i",
              wrong_pairs="other_category", encoder="sound_encoder", epochs=10,
-             learning_rate=2e-4),
+             learning_rate=2e-4, base_filters=32),
         Task("s2i_noneg", "gan", "S2I-N: S2I-C without wrong pairs", direction="s2i",
-             wrong_pairs=None, encoder="sound_encoder", epochs=10, learning_rate=2e-4),
+             wrong_pairs=None, encoder="sound_encoder", epochs=10, learning_rate=2e-4,
+             base_filters=32),
         Task("s2i_ae", "gan", "S2I-A: autoencoder sound encoding", direction="s2i",
              wrong_pairs="other_category", encoder="sound_autoencoder", epochs=10,
-             learning_rate=2e-4),
+             learning_rate=2e-4, base_filters=32),
         Task("s2i_pose", "gan", "pose-oriented S2I, one instrument (Chen eq. 6)",
              direction="s2i", wrong_pairs="same_category", encoder="sound_encoder",
-             needs_instrument=True, epochs=40, learning_rate=2e-4),
+             needs_instrument=True, epochs=40, learning_rate=2e-4, base_filters=32),
         Task("i2s", "gan", "I2S: image -> log-mel spectrogram (Chen eq. 7)", direction="i2s",
              wrong_pairs="other_category", encoder="image_encoder", epochs=10,
-             learning_rate=2e-4),
+             learning_rate=2e-4, base_filters=32),
     ]
 }  # fmt: skip
 
@@ -166,7 +170,7 @@ class Hyper:
     learning_rate: float | None = None  # None: the task's default
     beta_1: float = 0.5
     z_dim: int = 100
-    base_filters: int = 64
+    base_filters: int | None = None  # None: the task's default
     spectral_norm: bool = False
     g_steps: int = 1
 
@@ -182,11 +186,12 @@ def build_model(task: Task, num_classes: int, hyper: Hyper, encoder=None, image_
     from tfav.models import discriminators, encoders, generators
 
     lr = hyper.learning_rate or task.learning_rate
+    bf = hyper.base_filters or task.base_filters
     if task.kind == "classifier":
         if task.modality == "sound":
-            model = encoders.sound_classifier(num_classes)
+            model = encoders.sound_classifier(num_classes, base_filters=bf)
         else:
-            model = encoders.image_classifier(num_classes, image_size=image_size)
+            model = encoders.image_classifier(num_classes, image_size=image_size, base_filters=bf)
         model.compile(
             optimizer=keras.optimizers.Adam(lr),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -195,7 +200,9 @@ def build_model(task: Task, num_classes: int, hyper: Hyper, encoder=None, image_
         return model
     if task.kind == "regressor":
         # The Fig. 5 network with a linear 3-output head regresses the pose vector.
-        model = encoders.image_classifier(3, image_size=image_size, name="pose_regressor")
+        model = encoders.image_classifier(
+            3, image_size=image_size, base_filters=bf, name="pose_regressor"
+        )
         model.compile(optimizer=keras.optimizers.Adam(lr), loss="mse", metrics=["mae"])
         return model
     if task.kind == "autoencoder":
@@ -209,18 +216,17 @@ def build_model(task: Task, num_classes: int, hyper: Hyper, encoder=None, image_
         raise ConfigError(f"task '{task.name}' needs a trained {task.encoder}")
     if task.direction == "s2i":
         generator = generators.sound_to_image_generator(
-            z_dim=hyper.z_dim, base_filters=hyper.base_filters, image_size=image_size
+            z_dim=hyper.z_dim, base_filters=bf, image_size=image_size
         )
         discriminator = discriminators.sound_to_image_discriminator(
-            base_filters=hyper.base_filters, image_size=image_size,
-            spectral_norm=hyper.spectral_norm,
+            base_filters=bf, image_size=image_size, spectral_norm=hyper.spectral_norm,
         )
     else:
         generator = generators.image_to_sound_generator(
-            z_dim=hyper.z_dim, base_filters=hyper.base_filters
+            z_dim=hyper.z_dim, base_filters=bf
         )
         discriminator = discriminators.image_to_sound_discriminator(
-            base_filters=hyper.base_filters, spectral_norm=hyper.spectral_norm
+            base_filters=bf, spectral_norm=hyper.spectral_norm
         )
     model = ConditionalGAN(
         generator, discriminator, encoder, z_dim=hyper.z_dim,

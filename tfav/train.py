@@ -58,17 +58,26 @@ def load_trained(path, task_name: str, compile: bool = False):
         raise ConfigError(f"{file}: cannot load a {task_name} model ({e})") from e
 
 
-def dependency(task_name: str, data_root, index, explicit=None, seed=0, log=print):
-    """A trained model for ``task_name``: given, cached, or trained now (and cached)."""
+def dependency(task_name: str, data_root, index, explicit=None, seed=0, log=print,
+               instrument=None):
+    """A trained model for ``task_name``: given, cached, or trained now (and cached).
+
+    Encoders and the verifier learn from all categories; the pose regressor
+    learns the one ``instrument`` whose pose it measures.
+    """
     if explicit:
         log(f"[tfav] using {task_name} from {explicit}")
         return load_trained(explicit, task_name)
-    run_dir = cache_root() / "models" / dataset_fingerprint(index) / task_name
+    if not tasks.get_task(task_name).kind == "regressor":
+        instrument = None
+    name = task_name + (f"-{instrument}" if instrument else "")
+    run_dir = cache_root() / "models" / dataset_fingerprint(index) / name
     if (run_dir / "summary.json").exists():
-        log(f"[tfav] reusing cached {task_name}: {run_dir}")
+        log(f"[tfav] reusing cached {name}: {run_dir}")
     else:
-        log(f"[tfav] training {task_name} first (cached in {run_dir})")
-        train(task_name, data=data_root, out=run_dir, resume=True, seed=seed, evaluate=False)
+        log(f"[tfav] training {name} first (cached in {run_dir})")
+        train(task_name, data=data_root, instrument=instrument, out=run_dir, resume=True,
+              seed=seed, evaluate=False)
     return load_trained(run_dir, task_name)
 
 
@@ -168,7 +177,9 @@ def train(
             if instrument and index.labels:
                 names += ("pose_regressor",)
             for name in names:
-                evaluators[name] = dependency(name, data, index, encoders.get(name), seed, log)
+                evaluators[name] = dependency(
+                    name, data, index, encoders.get(name), seed, log, instrument=instrument
+                )
 
     train_ds = tasks.make_dataset(
         task, index.root, "train", categories=categories, batch_size=batch_size, seed=seed
@@ -250,7 +261,7 @@ def parse_args(argv=None):
     p.add_argument("--resume", action="store_true", help="continue --out (or the latest run)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--learning-rate", type=float)
-    p.add_argument("--base-filters", type=int, default=64)
+    p.add_argument("--base-filters", type=int, help="channel unit (default: the task's)")
     p.add_argument("--z-dim", type=int, default=100)
     p.add_argument("--spectral-norm", action="store_true")
     p.add_argument("--steps-per-epoch", type=int, help="cap batches per epoch (quick runs)")
