@@ -40,14 +40,6 @@ def _args(path, **kw):
     return argparse.Namespace(**ns)
 
 
-def test_colorize_is_a_perceptual_ramp():
-    rgb = preview.colorize(np.linspace(0, 1, 11)).astype(float)
-    assert rgb.shape == (11, 3) and preview.colorize(np.array(0.5)).dtype == np.uint8
-    luma = rgb @ [0.299, 0.587, 0.114]
-    assert np.all(np.diff(luma) > 0)  # brighter with the value: readable in grey too
-    np.testing.assert_array_equal(preview.colorize(np.array([-3.0, 7.0])), rgb[[0, -1]])
-
-
 def test_spectrogram_has_low_frequencies_at_the_bottom():
     db = np.full((128, 44), -80.0)
     db[5] = 0.0  # a low mel band

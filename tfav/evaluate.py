@@ -28,21 +28,6 @@ from tfav.cli import one_line_errors
 from tfav.errors import ConfigError
 
 
-def _load_image(path, size):
-    from PIL import Image
-
-    from tfav.errors import ImageError
-
-    try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-            if im.size != (size, size):
-                im = im.resize((size, size), Image.BILINEAR)
-            return np.asarray(im, dtype=np.float32) / 127.5 - 1.0
-    except OSError as e:
-        raise ImageError(f"{path}: unreadable image ({e})") from e
-
-
 def _row_name(category, truth):
     midi = truth.get("midi")
     if midi is None:
@@ -55,6 +40,7 @@ class Probe:
 
     def __init__(self, task, pairs_by_split, index, image_size=64, grid_rows=8, seed=0):
         from tfav import audio
+        from tfav.data.pipeline import read_image
 
         self.task, self.index, self.seed = task, index, seed
         self.data = {}
@@ -66,7 +52,7 @@ class Probe:
             lms = tasks.log_mel(wave.reshape(len(pairs), audio.CHUNK_SAMPLES)).numpy()
             self.data[split] = {
                 "lms": lms,
-                "image": np.stack([_load_image(p.image_path, image_size) for p in pairs]),
+                "image": np.stack([read_image(p.image_path, image_size) for p in pairs]),
                 "label": np.array([index.label_of(p) for p in pairs]),
                 "pose": np.array([index.ground_truth(p).get("pose", [np.nan] * 3) for p in pairs],
                                  dtype=np.float32),

@@ -54,10 +54,10 @@ def sound_to_images(model, audio_path, n=8, seed=0, offset=0.0) -> np.ndarray:
 def image_to_sounds(model, image_path, n=4, seed=0):
     """``n`` normalised LMS ``[n, 128, 44]`` and their waveforms from one image."""
     from tfav import audio
-    from tfav.evaluate import _load_image
+    from tfav.data.pipeline import read_image
     from tfav.models.generators import resize_spectrogram
 
-    image = _load_image(image_path, 64)[None]
+    image = read_image(image_path, 64)[None]
     z = np.random.default_rng(seed).standard_normal((n, model.z_dim)).astype(np.float32)
     lms = resize_spectrogram(model.generate(np.repeat(image, n, axis=0), z=z), tasks.LMS_FRAMES)
     db = audio.denormalize_log_mel(lms, ref_db=0.0)

@@ -119,6 +119,15 @@ def decode_image(data: tf.Tensor, image_size: int) -> tf.Tensor:
     return tf.ensure_shape(image, [image_size, image_size, 3])
 
 
+def read_image(path, image_size: int) -> np.ndarray:
+    """One image file as the pipeline sees it: float32 ``[S, S, 3]`` in [-1, 1]."""
+    try:
+        image = decode_image(tf.io.read_file(str(path)), image_size)
+    except (tf.errors.OpError, ValueError) as e:
+        raise ImageError(f"{path}: unreadable image ({' '.join(str(e).split())[:200]})") from e
+    return image.numpy().astype(np.float32) / 127.5 - 1.0
+
+
 def fit_waveform(samples: tf.Tensor) -> tf.Tensor:
     """Mono waveform of any length -> exactly ``CHUNK_SAMPLES`` (crop or zero-pad at the end)."""
     samples = samples[: audio.CHUNK_SAMPLES]

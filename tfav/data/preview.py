@@ -17,34 +17,16 @@ from PIL import Image, ImageDraw, ImageFont
 from tfav.data.layout import SPLITS, atomic_write_bytes, index_pairs
 from tfav.errors import ConfigError, DataError, ImageError
 
-#: Viridis at nine evenly spaced stops (van der Walt & Smith's perceptually
-#: uniform map); the 256-entry table is interpolated from them.
-_VIRIDIS_STOPS = np.array(
-    [[68, 1, 84], [71, 44, 122], [59, 81, 139], [44, 113, 142], [33, 144, 141],
-     [39, 173, 129], [92, 200, 99], [170, 220, 50], [253, 231, 37]], np.float64,
-)  # fmt: skip
-_T = np.linspace(0, 1, 256)
-VIRIDIS = (
-    np.stack([np.interp(_T, np.linspace(0, 1, 9), _VIRIDIS_STOPS[:, c]) for c in range(3)], axis=1)
-    .round()
-    .astype(np.uint8)
-)
-
 _GAP = 4
 _LABEL_H = 26
 
 
-def colorize(x: np.ndarray) -> np.ndarray:
-    """Map values in [0, 1] (clipped) to viridis RGB, ``uint8 [..., 3]``."""
-    idx = np.clip(np.nan_to_num(np.asarray(x, np.float64)), 0.0, 1.0) * 255
-    return VIRIDIS[idx.round().astype(np.intp)]
-
-
 def spectrogram_rgb(db: np.ndarray, width: int, height: int, top_db: float = 80.0) -> np.ndarray:
-    """A dB spectrogram ``[mels, frames]`` as an RGB picture, low frequencies at the bottom."""
+    """A dB spectrogram ``[mels, frames]`` as a viridis picture, low frequencies at the bottom."""
+    from tfav.visualize import spectrogram_rgb as colour
+
     db = np.asarray(db, np.float64)
-    x = (db - (db.max() - top_db)) / top_db
-    rgb = colorize(x[::-1])
+    rgb = colour(db, cmap="viridis", low=db.max() - top_db, high=db.max())
     return np.asarray(Image.fromarray(rgb).resize((width, height), Image.NEAREST))
 
 
