@@ -65,7 +65,7 @@ TASKS = {
         Task("sound_encoder", "classifier", "LMS instrument classifier (Chen Fig. 4)",
              modality="sound", epochs=3),
         Task("image_encoder", "classifier", "image instrument classifier / verifier (Chen Fig. 5)",
-             modality="image", epochs=2),
+             modality="image", epochs=3),
         Task("sound_autoencoder", "autoencoder", "stacked LMS autoencoder (Chen sec. 5.1)",
              modality="sound", epochs=8),
         Task("pose_regressor", "regressor", "image -> pose vector, for evaluation",
@@ -108,13 +108,42 @@ def log_mel(waveform):
     return audio.normalize_log_mel(audio.log_mel_spectrogram(waveform))
 
 
-def model_inputs(task: Task):
-    """The map from a pipeline batch (dict) to what the task's model trains on."""
+def image_augmentation(seed=0):
+    """Camera and lighting jitter for image classifiers and regressors (training only).
+
+    Evaluation images come from unseen recordings (other players, rooms and
+    camera placements), so the verifier learns to ignore those; hue and flips
+    are left alone because colour and handedness carry the instrument and pose.
+    """
+    import keras
+
+    return keras.Sequential([
+        keras.layers.RandomTranslation(0.06, 0.06, fill_mode="nearest", seed=seed),
+        keras.layers.RandomZoom(0.08, fill_mode="nearest", seed=seed + 1),
+        keras.layers.RandomBrightness(0.15, value_range=(-1.0, 1.0), seed=seed + 2),
+        keras.layers.RandomContrast(0.2, seed=seed + 3),
+    ], name="augmentation")  # fmt: skip
+
+
+def model_inputs(task: Task, augment: bool = False, seed: int = 0):
+    """The map from a pipeline batch (dict) to what the task's model trains on.
+
+    Args:
+        augment: jitter images of image classifiers/regressors (training split).
+    """
+    import tensorflow as tf
+
     from tfav.models.generators import resize_spectrogram
 
     if task.kind in ("classifier", "regressor", "autoencoder"):
+        jitter = image_augmentation(seed) if augment and task.modality == "image" else None
+
         def features(batch):
-            return log_mel(batch["waveform"]) if task.modality == "sound" else batch["image"]
+            if task.modality == "sound":
+                return log_mel(batch["waveform"])
+            if jitter is None:
+                return batch["image"]
+            return tf.clip_by_value(jitter(batch["image"], training=True), -1.0, 1.0)
 
         if task.kind == "classifier":
             return lambda b: (features(b), b["label"])
@@ -155,7 +184,8 @@ def make_dataset(task: Task, root, split: str, *, categories=None, batch_size=64
         shuffle=shuffle, seed=seed, wrong_pairs=task.wrong_pairs if task.kind == "gan" else None,
         drop_remainder=drop_remainder,
     )
-    return ds.map(model_inputs(task), num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+    mapping = model_inputs(task, augment=split == "train" and shuffle, seed=seed)
+    return ds.map(mapping, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
         tf.data.AUTOTUNE
     )
 
