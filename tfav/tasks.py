@@ -10,6 +10,8 @@ image_encoder       image instrument classifier (Fig. 5); the image encoding
 sound_autoencoder   stacked conv/deconv LMS autoencoder (sec. 5.1), S2I-A
 pose_regressor      image -> pose vector, to measure pose-oriented S2I
                     (embedded dataset ground truth; not in the paper)
+pose_from_sound     LMS -> pose vector: how much of the pose the sound
+                    determines, the ceiling for pose-oriented S2I
 s2i_instrument      S2I-C: GAN-CLS, wrong pairs = images of other instruments (eq. 5)
 s2i_noneg           S2I-N: S2I-C without wrong pairs
 s2i_ae              S2I-A: S2I-C conditioned on the autoencoder's encoding
@@ -70,6 +72,8 @@ TASKS = {
              modality="sound", epochs=8),
         Task("pose_regressor", "regressor", "image -> pose vector, for evaluation",
              modality="image", epochs=15),
+        Task("pose_from_sound", "regressor", "sound -> pose vector: what the sound tells",
+             modality="sound", epochs=15),
         Task("s2i_instrument", "gan", "S2I-C (Chen eq. 5)", direction="s2i",
              wrong_pairs="other_category", encoder="sound_encoder", epochs=10,
              learning_rate=2e-4, base_filters=32),
@@ -229,10 +233,12 @@ def build_model(task: Task, num_classes: int, hyper: Hyper, encoder=None, image_
         )
         return model
     if task.kind == "regressor":
-        # The Fig. 5 network with a linear 3-output head regresses the pose vector.
-        model = encoders.image_classifier(
-            3, image_size=image_size, base_filters=bf, name="pose_regressor"
-        )
+        # The Fig. 4/5 networks with a linear 3-output head regress the pose vector.
+        if task.modality == "sound":
+            model = encoders.sound_classifier(3, base_filters=bf, name=task.name)
+        else:
+            model = encoders.image_classifier(3, image_size=image_size, base_filters=bf,
+                                              name=task.name)
         model.compile(optimizer=keras.optimizers.Adam(lr), loss="mse", metrics=["mae"])
         return model
     if task.kind == "autoencoder":

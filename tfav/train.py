@@ -145,7 +145,7 @@ def train(
         index.select(category=instrument)  # raises a clear error for unknown names
         categories = [instrument]
     if task.kind == "regressor" and not index.labels:
-        raise DataError(f"{data}: pose_regressor needs labels.jsonl with pose ground truth")
+        raise DataError(f"{data}: {task.name} needs labels.jsonl with pose ground truth")
 
     if resume and out is None:
         out = _latest_run_dir(task, instrument)
