@@ -126,7 +126,7 @@ def save_png(image, path):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("audio", help="WAV/FLAC/OGG file (any rate and channels)")
-    p.add_argument("png", help="output image")
+    p.add_argument("png", nargs="?", default="out.png", help="output image (default out.png)")
     p.add_argument("--server", default="http://localhost:8501", help="TF Serving REST address")
     p.add_argument("--model", default="s2i_instrument", help="model name in models.config")
     p.add_argument("--version", type=int, help="model version (default: the server's latest)")
@@ -134,10 +134,17 @@ def main(argv=None):
     p.add_argument("--offset", type=float, default=0.0, help="start of the half second, in s")
     p.add_argument("--columnar", action="store_true", help='send the "inputs" form')
     p.add_argument("--timeout", type=float, default=60.0)
+    p.add_argument("--dump-request", metavar="JSON",
+                   help="write the request body to this file (for curl) instead of sending it")
     args = p.parse_args(argv)
     try:
         waveform = read_waveform(args.audio, args.offset)
         body = request_body(waveform, args.seed, columnar=args.columnar)
+        if args.dump_request:
+            with open(args.dump_request, "w", encoding="utf-8") as f:
+                json.dump(body, f)
+            print(f"wrote {args.dump_request}")
+            return 0
         response = predict(predict_url(args.server, args.model, args.version), body, args.timeout)
         save_png(images_from_response(response)[0], args.png)
     except (OSError, RuntimeError, ValueError, KeyError) as e:

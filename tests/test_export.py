@@ -388,3 +388,17 @@ def test_classifier_run_exports_encoding_and_probabilities(work, sound_classifie
     np.testing.assert_allclose(out["probabilities"], probabilities, atol=1e-5)
     encoder = encoders.encoder_from_classifier(classifier)
     np.testing.assert_allclose(out["encoding"], encoder(lms, training=False), atol=1e-5)
+
+
+def test_export_benchmark_table(s2i, capsys):
+    from tfav import bench
+
+    bench.main(["export", "--run", str(s2i[0]), "--batches", "1,2", "--repeats", "1"])
+    out = capsys.readouterr().out
+    assert "z_dim 16" in out and "batch 1 ms" in out and "batch 2 ms" in out
+    rows = ("Keras (eager", "generator only", "SavedModel serving_default (", "TFLite float32 (")
+    for row in rows:
+        line = next(line for line in out.splitlines() if line.startswith(row))
+        assert len([float(x) for x in line.split(")")[-1].split()]) == 4, line
+    ratio = next(line for line in out.splitlines() if line.startswith("batch-1 SavedModel"))
+    assert float(ratio.split(":")[1].split("x")[0]) > 0

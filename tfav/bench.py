@@ -129,6 +129,126 @@ def features(args):
     print(f"speed-up tfav/librosa: {ratio:.2f}x   max |dB difference|: {difference:.2e}")
 
 
+@benchmark(
+    "export",
+    "waveform -> image latency of an S2I export: Keras, SavedModel, TFLite; sizes",
+    arg("--run", dest="run_dir", help="S2I run folder (default: an untrained generator built now)"),
+    arg("--base-filters", type=int, default=64, help="untrained generator width (default 64)"),
+    arg("--z-dim", type=int, default=100, help="untrained generator noise (default 100)"),
+    arg("--batches", default="1,64", help="comma-separated batch sizes (default 1,64)"),
+    arg("--repeats", type=int, default=10, help="timed calls of each (default 10)"),
+    arg("--quantized", action="store_true", help="also time float16 and dynamic-range TFLite"),
+)
+def export(args):
+    """Median latency of waveform -> image through each runtime, and the model sizes.
+
+    Keras runs eagerly (``tasks.log_mel``, the encoder and the generator, as
+    ``tfav.generate`` does); the generator alone and the front end alone (first
+    0.5 s, LMS, encoder) run as ``tf.function``; the SavedModel is the
+    ``serving_default`` signature; TFLite runs with ``ai_edge_litert`` on all cores.
+    """
+    import json
+    import tempfile
+    from pathlib import Path
+
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+
+    from tfav import export as ex
+    from tfav import tasks
+    from tfav.train import load_trained
+
+    batches = [int(b) for b in args.batches.split(",")]
+    work = Path(tempfile.mkdtemp(prefix="tfav-bench-export-"))
+    run = args.run_dir  # (args.run is the benchmark function itself)
+    if run is None:
+        from tfav.models import encoders
+
+        classifier = encoders.sound_classifier(13)
+        hyper = tasks.Hyper(base_filters=args.base_filters, z_dim=args.z_dim)
+        gan = tasks.build_model(tasks.get_task("s2i_instrument"), 13, hyper,
+                                encoder=encoders.encoder_from_classifier(classifier))
+        run = work / "run"
+        run.mkdir()
+        (run / "config.json").write_text(json.dumps({"task": "s2i_instrument"}))
+        gan.save(run / "checkpoint.keras")
+    gan = load_trained(run, "s2i_instrument")
+    if not hasattr(gan, "generator"):
+        from tfav.errors import ConfigError
+
+        raise ConfigError(f"{run}: not an S2I generator run")
+    quantizations = ("none", "float16", "dynamic") if args.quantized else ("none",)
+    results = [
+        ex.export_run(run, fmt="both" if q == "none" else "tflite", name="bench", version=1,
+                      out=work / "models", quantize=q)
+        for q in quantizations
+    ]  # fmt: skip
+    saved = tf.saved_model.load(str(results[0].saved_model)).signatures["serving_default"]
+    encoder, generator = gan.condition_encoder, gan.generator
+    front = tf.function(lambda w: encoder(tasks.log_mel(ex.first_chunk(w)), training=False))
+    forward = tf.function(lambda e, z: generator([e, z], training=False))
+
+    def size_mb(path):
+        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+        return sum(p.stat().st_size for p in files) / 1e6
+
+    rows = {"Keras (eager: LMS + encoder + generator)": None,
+            "front end only (0.5 s, LMS, encoder; tf.function)": None,
+            "generator only (tf.function)": None,
+            f"SavedModel serving_default ({size_mb(results[0].saved_model):.1f} MB)": None}
+    for q, result in zip(quantizations, results, strict=True):
+        rows[f"TFLite {'float32' if q == 'none' else q} ({size_mb(result.tflite):.1f} MB)"] = q
+    interpreters = [
+        Interpreter(model_path=str(r.tflite), num_threads=os.cpu_count()) for r in results
+    ]
+
+    def calls_for(batch):
+        waves = test_clips(batch, 22050)
+        seeds = np.arange(batch, dtype=np.int64)
+        z = ex.seeded_noise(seeds, gan.z_dim)
+        encoding = front(waves)
+        calls = [
+            lambda: gan.generate(tasks.log_mel(waves), z=z).numpy(),
+            lambda: front(waves).numpy(),
+            lambda: forward(encoding, z).numpy(),
+            lambda: saved(waveform=waves, seed=seeds)["image"].numpy(),
+        ]
+        for interpreter in interpreters:
+            runner = interpreter.get_signature_runner("serving_default")
+            calls.append(lambda r=runner: r(waveform=waves, seed=seeds)["image"])
+        return calls
+
+    times = {name: {} for name in rows}
+    for batch in batches:
+        calls = calls_for(batch)
+        for call in calls:  # warm up: tracing, allocation
+            call()
+        for name, seconds in zip(rows, time_calls(calls, args.repeats), strict=True):
+            times[name][batch] = statistics.median(seconds)
+
+    source = f"run {args.run_dir}" if args.run_dir else "untrained"
+    print(
+        f"S2I export, generator base_filters {generator.get_layer('up1_deconv').filters // 4}, "
+        f"z_dim {gan.z_dim}, {source}; median of "
+        f"{args.repeats} calls; {os.cpu_count()} CPU cores (load average "
+        f"{os.getloadavg()[0]:.1f})"
+    )
+    header = "".join(f"{f'batch {b} ms':>13}{'img/s':>8}" for b in batches)
+    print(f"{'path':<54}{header}")
+    for name in rows:
+        cells = "".join(f"{1000 * times[name][b]:>13.1f}{b / times[name][b]:>8.0f}"
+                        for b in batches)  # fmt: skip
+        print(f"{name:<54}{cells}")
+    if 1 in batches:
+        names = list(rows)
+        ratio = times[names[3]][1] / times[names[2]][1]
+        verdict = "meets" if ratio <= 2.0 else "misses"
+        print(f"batch-1 SavedModel / generator forward: {ratio:.2f}x ({verdict} the 2x target)")
+    import shutil
+
+    shutil.rmtree(work, ignore_errors=True)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m tfav.bench", description=__doc__.split("\n")[0]

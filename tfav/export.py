@@ -268,9 +268,9 @@ def _gan_archive(gan, direction):
     from tfav.models.generators import resize_spectrogram
 
     encoder, generator, z_dim = gan.condition_encoder, gan.generator, int(gan.z_dim)
+    # Endpoints track the variables they use. (Tracking the models as well
+    # would store every weight twice: Keras wrappers and TF variables.)
     archive = keras.export.ExportArchive()
-    archive.track(encoder)
-    archive.track(generator)
     if direction == "s2i":
         condition_spec = _spec([None, None], tf.float32, "waveform")
 
@@ -325,12 +325,8 @@ def _classifier_archive(model, task):
     from tfav import tasks
     from tfav.models.encoders import encoder_from_classifier
 
-    if task.kind == "autoencoder":
-        network, encoder = model.network, model.encoder
-    else:
-        network, encoder = model, encoder_from_classifier(model)
-    archive = keras.export.ExportArchive()
-    archive.track(network)
+    encoder = model.encoder if task.kind == "autoencoder" else encoder_from_classifier(model)
+    archive = keras.export.ExportArchive()  # endpoints track their variables
     if task.modality == "sound":
         spec = _spec([None, None], tf.float32, "waveform")
 
