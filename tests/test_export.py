@@ -217,6 +217,12 @@ def test_s2i_tflite_matches_saved_model(s2i, s2i_saved):
     want = s2i_saved.signatures["with_noise"](waveform=waves, z=z)
     np.testing.assert_allclose(got["image_float"], want["image_float"], atol=1e-3)
 
+    half = export.export_run(s2i[0], fmt="tflite", quantize="float16", version=1,
+                             out=path.parents[1], progress=False).tflite  # fmt: skip
+    assert half.name == "1.float16.tflite" and half.stat().st_size < 0.6 * path.stat().st_size
+    got = _runner(half, "with_noise")(waveform=waves, z=z)
+    np.testing.assert_allclose(got["image_float"], want["image_float"], atol=0.05)
+
 
 # --------------------------------------------------------------------------- writing
 
@@ -230,10 +236,12 @@ def test_versions_atomicity_and_cli_errors(s2i, work, monkeypatch, capsys):
     def fail(*args):  # runs after the SavedModel is written, before the rename
         raise OSError("disk full")
 
+    before = sorted(p.name for p in (out / "s2i_instrument").iterdir())
+    assert "1" in before and "2" not in before
     monkeypatch.setattr(export, "_metadata", fail)
     with pytest.raises(OSError, match="disk full"):
         export.main([str(run), "--out", str(out), "--name", "s2i_instrument"])
-    assert sorted(p.name for p in (out / "s2i_instrument").iterdir()) == ["1", "1.tflite"]
+    assert sorted(p.name for p in (out / "s2i_instrument").iterdir()) == before  # no 2, no temp
     monkeypatch.undo()
     capsys.readouterr()
     for argv, text in (([str(work)], "no config.json"),
@@ -402,3 +410,26 @@ def test_export_benchmark_table(s2i, capsys):
         assert len([float(x) for x in line.split(")")[-1].split()]) == 4, line
     ratio = next(line for line in out.splitlines() if line.startswith("batch-1 SavedModel"))
     assert float(ratio.split(":")[1].split("x")[0]) > 0
+
+
+def test_image_classifier_and_autoencoder_runs_export(work):
+    classifier = encoders.image_classifier(3, base_filters=4)
+    run = _run_folder(work / "image_encoder", "image_encoder", classifier)
+    model = tf.saved_model.load(str(export.export_run(run, out=work / "models",
+                                                      progress=False).saved_model))  # fmt: skip
+    images = np.random.default_rng(1).integers(0, 256, (2, 50, 70, 3)).astype(np.uint8)
+    out = model.signatures["serving_default"](image=images)
+    x = export.image_model_input(tf.constant(images))
+    want = tf.nn.softmax(classifier(x, training=False)).numpy()
+    np.testing.assert_allclose(out["probabilities"], want, atol=1e-5)
+    assert out["encoding"].shape == (2, 128)
+
+    autoencoder = encoders.sound_autoencoder()
+    run = _run_folder(work / "sound_autoencoder", "sound_autoencoder", autoencoder)
+    result = export.export_run(run, out=work / "models", progress=False)
+    out = tf.saved_model.load(str(result.saved_model)).signatures["serving_default"](
+        waveform=_waves(2)
+    )
+    assert set(out) == {"encoding"}
+    want = autoencoder.encoder(tasks.log_mel(_waves(2)), training=False)
+    np.testing.assert_allclose(out["encoding"], want, atol=1e-5)
