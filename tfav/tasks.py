@@ -125,7 +125,7 @@ def image_augmentation(seed=0):
         keras.layers.RandomTranslation(0.06, 0.06, fill_mode="nearest", seed=seed),
         keras.layers.RandomZoom(0.08, fill_mode="nearest", seed=seed + 1),
         keras.layers.RandomBrightness(0.15, value_range=(-1.0, 1.0), seed=seed + 2),
-        keras.layers.RandomContrast(0.2, seed=seed + 3),
+        keras.layers.RandomContrast(0.2, value_range=(-1.0, 1.0), seed=seed + 3),
     ], name="augmentation")  # fmt: skip
 
 

@@ -1,0 +1,68 @@
+"""The task registry: names, model inputs, augmentation."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfav import tasks
+from tfav.errors import ConfigError
+
+
+def batch(n=4, seed=0):
+    rng = np.random.default_rng(seed)
+    return {
+        "waveform": tf.constant(rng.uniform(-0.5, 0.5, (n, 22050)).astype("float32")),
+        "image": tf.constant(rng.uniform(-1, 1, (n, 64, 64, 3)).astype("float32")),
+        "wrong_image": tf.constant(rng.uniform(-1, 1, (n, 64, 64, 3)).astype("float32")),
+        "wrong_waveform": tf.constant(rng.uniform(-0.5, 0.5, (n, 22050)).astype("float32")),
+        "label": tf.constant(np.arange(n, dtype="int32")),
+        "pose": tf.constant(rng.uniform(0, 1, (n, 3)).astype("float32")),
+    }
+
+
+def test_unknown_task_is_a_clear_error():
+    with pytest.raises(ConfigError, match="unknown task 'nope'.*s2i_pose"):
+        tasks.get_task("nope")
+
+
+@pytest.mark.parametrize(
+    "name, shapes",
+    [
+        ("sound_encoder", [(4, 128, 44), (4,)]),
+        ("image_encoder", [(4, 64, 64, 3), (4,)]),
+        ("pose_regressor", [(4, 64, 64, 3), (4, 3)]),
+        ("pose_from_sound", [(4, 128, 44), (4, 3)]),
+        ("sound_autoencoder", [(4, 128, 44), (4, 128, 44)]),
+    ],
+)
+def test_supervised_inputs(name, shapes):
+    x, y = tasks.model_inputs(tasks.get_task(name))(batch())
+    assert [tuple(x.shape), tuple(y.shape)] == shapes
+
+
+def test_gan_inputs_follow_the_papers_shapes():
+    s2i = tasks.model_inputs(tasks.get_task("s2i_instrument"))(batch())
+    assert s2i["condition"].shape == (4, 128, 44) and s2i["target"].shape == (4, 64, 64, 3)
+    assert "wrong_target" in s2i
+    assert "wrong_target" not in tasks.model_inputs(tasks.get_task("s2i_noneg"))(batch())
+    i2s = tasks.model_inputs(tasks.get_task("i2s"))(batch())
+    assert i2s["condition"].shape == (4, 64, 64, 3)
+    assert i2s["target"].shape == i2s["wrong_target"].shape == (4, 128, 34)
+    lms = s2i["condition"].numpy()
+    assert lms.max() <= 1.0 + 1e-6 and lms.min() >= -1.0 - 1e-6
+
+
+def test_image_augmentation_jitters_but_keeps_the_value_range():
+    b = batch(16)
+    blocks = np.random.default_rng(1).uniform(-1, 1, (16, 8, 8, 3)).astype("float32")
+    b["image"] = tf.constant(np.kron(blocks, np.ones((1, 8, 8, 1), "float32")))  # smooth images
+    task = tasks.get_task("image_encoder")
+    plain, _ = tasks.model_inputs(task)(b)
+    jittered, _ = tasks.model_inputs(task, augment=True)(b)
+    np.testing.assert_array_equal(plain.numpy(), b["image"].numpy())
+    x = jittered.numpy()
+    assert np.abs(x - b["image"].numpy()).mean() > 0.01  # it does change the images
+    # ...but keeps [-1, 1] images in [-1, 1] with their brightness (a contrast layer left at
+    # its default 0..255 range would clip every negative value to 0).
+    assert x.min() >= -1.0 and x.max() <= 1.0 and (x < -0.5).mean() > 0.15
+    assert abs(x.mean() - b["image"].numpy().mean()) < 0.1
