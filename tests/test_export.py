@@ -67,12 +67,13 @@ def sound_classifier_run(work):
 @pytest.fixture(scope="module")
 def s2i(work, sound_classifier_run):
     """A trained tiny S2I run exported as SavedModel + TFLite: (run, gan, result)."""
-    os.environ.setdefault("TFAV_CACHE", str(work / "cache"))
-    run = train(
-        "s2i_instrument", data=write_tiny_pairs(work / "pairs"), epochs=1, batch_size=4,
-        out=work / "s2i", hyper=tasks.Hyper(base_filters=8, z_dim=16), evaluate=False,
-        encoders={"sound_encoder": sound_classifier_run}, verbose=0,
-    )  # fmt: skip
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TFAV_CACHE", str(work / "cache"))  # nothing may touch the user's cache
+        run = train(
+            "s2i_instrument", data=write_tiny_pairs(work / "pairs"), epochs=1, batch_size=4,
+            out=work / "s2i", hyper=tasks.Hyper(base_filters=8, z_dim=16), evaluate=False,
+            encoders={"sound_encoder": sound_classifier_run}, verbose=0,
+        )  # fmt: skip
     result = export.export_run(run, fmt="both", out=work / "models", progress=False)
     return run, load_trained(run, "s2i_instrument"), result
 
