@@ -58,3 +58,122 @@ def gan_cls_generator_loss(fake_logits):
         Scalar loss to minimise.
     """
     return _neg_log_sigmoid(fake_logits)
+
+
+# --- Wan et al. 2019 (Table 4 ablation) and Yang et al. ------------------------
+
+
+def hinge_discriminator_loss(real_logits, fake_logits, wrong_logits=None):
+    """Hinge discriminator loss (Wan et al. 2019, eq. 2, first two terms; Yang et al. eq. 5).
+
+    ``E[max(0, 1 - D(x, s))] + E[max(0, 1 + D(G(s, z), s))]`` (Lim & Ye 2017).
+    Yang et al. also treat mismatched real pairs as false: with
+    ``wrong_logits`` the false term averages fake and wrong pairs,
+    ``E[max(0, 1 - D_r)] + (E[max(0, 1 + D_w)] + E[max(0, 1 + D_f)]) / 2``.
+
+    Args:
+        real_logits: Scores of matching real pairs.
+        fake_logits: Scores of generated samples with their condition.
+        wrong_logits: Scores of mismatched real pairs, or ``None``.
+
+    Returns:
+        Scalar loss to minimise.
+    """
+    real = ops.mean(ops.relu(1.0 - ops.cast(real_logits, "float32")))
+    fake = ops.mean(ops.relu(1.0 + ops.cast(fake_logits, "float32")))
+    if wrong_logits is None:
+        return real + fake
+    wrong = ops.mean(ops.relu(1.0 + ops.cast(wrong_logits, "float32")))
+    return real + (wrong + fake) / 2
+
+
+def hinge_generator_loss(fake_logits):
+    """Hinge-GAN generator loss ``-E[D(G(s, z), s)]`` (Wan et al. 2019, eq. 1, first term).
+
+    Args:
+        fake_logits: Discriminator scores of generated samples.
+
+    Returns:
+        Scalar loss to minimise.
+    """
+    return -ops.mean(ops.cast(fake_logits, "float32"))
+
+
+def wasserstein_discriminator_loss(real_logits, fake_logits):
+    """Critic loss of (improved) WGAN ``E[D(fake)] - E[D(real)]`` (Gulrajani et al. 2017, eq. 3).
+
+    Wan et al. 2019, Table 4 row (b). Add :func:`wasserstein_gradient_penalty`.
+    """
+    return ops.mean(ops.cast(fake_logits, "float32")) - ops.mean(ops.cast(real_logits, "float32"))
+
+
+def wasserstein_generator_loss(fake_logits):
+    """WGAN generator loss ``-E[D(fake)]`` (Arjovsky et al. 2017)."""
+    return -ops.mean(ops.cast(fake_logits, "float32"))
+
+
+def wasserstein_gradient_penalty(critic, real, fake, condition, *, seed=None, epsilon=1e-10):
+    """Gradient penalty of improved WGAN (Gulrajani et al. 2017, eq. 3, second term).
+
+    ``E[(||grad_x_hat D(x_hat, s)||_2 - 1)^2]`` at ``x_hat = u x + (1 - u) G(s, z)``
+    with ``u ~ U[0, 1]`` per sample; as in TF-GAN the norm is
+    ``sqrt(sum(g^2) + epsilon)`` so that its gradient stays finite where
+    ``g = 0``. The condition is held fixed (the penalty is on the image).
+
+    Args:
+        critic: Callable ``[image, condition] -> score`` (or ``[score, ...]``).
+        real: Real images ``[B, H, W, C]``.
+        fake: Generated images of the same shape.
+        condition: The condition ``[B, D]`` of both.
+        seed: Seed (int or ``keras.random.SeedGenerator``) of ``u``.
+        epsilon: Added inside the square root.
+
+    Returns:
+        Scalar penalty (multiply by the weight, 10 in the paper).
+    """
+    import keras
+    import tensorflow as tf
+
+    real = ops.cast(real, "float32")
+    fake = ops.cast(fake, "float32")
+    u = keras.random.uniform((ops.shape(real)[0], 1, 1, 1), seed=seed)
+    x_hat = u * real + (1.0 - u) * fake
+    with tf.GradientTape() as tape:
+        tape.watch(x_hat)
+        score = critic([x_hat, condition])
+        if isinstance(score, list | tuple):
+            score = score[0]
+        score = ops.sum(score)
+    grads = tape.gradient(score, x_hat)
+    norm = ops.sqrt(ops.sum(ops.square(grads), axis=[1, 2, 3]) + epsilon)
+    return ops.mean(ops.square(norm - 1.0))
+
+
+def auxiliary_classifier_loss(class_logits, labels):
+    """``-E[log P_C(c | x)]`` of the auxiliary classifier (Odena et al. 2017).
+
+    The third term of Wan et al. 2019 eq. (2) on real images and the second
+    term of eq. (1) on generated ones; ``-log P_j(m | I)`` of Yang et al.
+    eqs. (3) and (5).
+
+    Args:
+        class_logits: ``[B, C]`` classifier logits.
+        labels: ``[B]`` integer classes.
+
+    Returns:
+        Scalar mean cross-entropy.
+    """
+    import keras
+
+    labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
+    return ops.mean(
+        keras.losses.sparse_categorical_crossentropy(
+            labels, ops.cast(class_logits, "float32"), from_logits=True
+        )
+    )
+
+
+def feature_consistency_loss(features, reconstructed):
+    """Audio feature consistency ``L2(a, a~)`` (Yang et al. eq. 4): mean squared distance."""
+    diff = ops.cast(features, "float32") - ops.cast(reconstructed, "float32")
+    return ops.mean(ops.sum(ops.square(diff), axis=-1))
