@@ -28,7 +28,19 @@ import keras
 from keras import layers, ops
 
 from tfav.errors import ConfigError
-from tfav.models.discriminators import _conv_block, _gan_cls_head, _sn
+from tfav.models.discriminators import _conv_block, _sn
+
+
+def _concat_head(x, condition, compressed_dim, filters, spectral_norm, batch_norm):
+    """GAN-CLS head (Reed et al. 2016): compressed condition replicated, concatenated, scored."""
+    c = _sn(layers.Dense(compressed_dim, name="phi"), spectral_norm)(condition)
+    c = layers.LeakyReLU(0.2, name="phi_lrelu")(c)
+    c = layers.Reshape((1, 1, compressed_dim), name="phi_1x1")(c)
+    c = layers.UpSampling2D(size=(x.shape[1], x.shape[2]), name="phi_replicated")(c)
+    x = layers.Concatenate(name="joint")([x, c])
+    x = _conv_block(x, filters, "joint", spectral_norm, strides=1, kernel=1, bn=batch_norm)
+    score = _sn(layers.Conv2D(1, 4, padding="valid", name="score_conv"), spectral_norm)(x)
+    return layers.Flatten(name="score")(score)
 
 
 @keras.saving.register_keras_serializable(package="tfav")
@@ -94,7 +106,8 @@ def scene_discriminator(
         x = _conv_block(x, filters, f"down{i + 1}", spectral_norm, bn=batch_norm and i > 0)
     h = SumPool(name="features")(x)
     if head == "concat":
-        score = _gan_cls_head(x, condition, compressed_dim, 8 * base_filters, spectral_norm)
+        score = _concat_head(x, condition, compressed_dim, 8 * base_filters, spectral_norm,
+                             batch_norm)
     else:
         psi = _sn(layers.Dense(1, name="psi"), spectral_norm)(h)
         v_s = _sn(layers.Dense(h.shape[-1], use_bias=False, name="projection"),

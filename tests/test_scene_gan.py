@@ -1,0 +1,134 @@
+"""Wan et al. 2019 losses (eqs. 1-2), the Table 4 ablation switches and SceneGAN training."""
+
+import keras
+import numpy as np
+import pytest
+
+from tfav.errors import ConfigError
+from tfav.objectives import losses
+from tfav.objectives.scene_gan import ABLATIONS, SceneGAN, ablation, scene_gan
+
+DIM, Z, CLASSES = 6, 4, 3
+
+
+def test_hinge_and_wasserstein_losses_by_hand():
+    real, fake, wrong = np.array([2.0, 0.5]), np.array([-0.5, 1.0]), np.array([0.0, -2.0])
+    d = np.mean(np.maximum(0, 1 - real)) + np.mean(np.maximum(0, 1 + fake))
+    assert float(losses.hinge_discriminator_loss(real, fake)) == pytest.approx(d)
+    yang = np.mean(np.maximum(0, 1 - real)) + (
+        np.mean(np.maximum(0, 1 + wrong)) + np.mean(np.maximum(0, 1 + fake))) / 2
+    assert float(losses.hinge_discriminator_loss(real, fake, wrong)) == pytest.approx(yang)
+    assert float(losses.hinge_generator_loss(fake)) == pytest.approx(-0.25)
+    assert float(losses.wasserstein_discriminator_loss(real, fake)) == pytest.approx(0.25 - 1.25)
+    logits = np.array([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
+    p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    ce = -np.mean(np.log([p[0, 0], p[1, 2]]))
+    assert float(losses.auxiliary_classifier_loss(logits, [0, 2])) == pytest.approx(ce, rel=1e-5)
+
+
+def test_gradient_penalty_of_a_linear_critic():
+    # D(x, s) = <w, x>: the gradient is w everywhere, so the penalty is (sqrt(|w|^2+eps) - 1)^2.
+    w = np.random.default_rng(0).normal(size=(1, 4, 4, 2)).astype("float32") * 0.3
+
+    def critic(inputs):
+        return keras.ops.sum(inputs[0] * w, axis=(1, 2, 3))
+
+    real = np.ones((3, 4, 4, 2), "float32")
+    fake = -np.ones((3, 4, 4, 2), "float32")
+    gp = float(losses.wasserstein_gradient_penalty(critic, real, fake, None, seed=1))
+    assert gp == pytest.approx((np.sqrt(np.sum(w**2) + 1e-10) - 1) ** 2, rel=1e-4)
+    # epsilon inside the root keeps the penalty finite and differentiable at a zero gradient.
+    zero = float(losses.wasserstein_gradient_penalty(lambda i: keras.ops.sum(0 * i[0]), real,
+                                                     fake, None, epsilon=1e-2))
+    assert zero == pytest.approx((np.sqrt(1e-2) - 1) ** 2, rel=1e-5)
+
+
+def _batch(n=6, seed=0):
+    rng = np.random.default_rng(seed)
+    return {
+        "condition": rng.normal(size=(n, DIM)).astype("float32"),
+        "target": rng.uniform(-1, 1, (n, 16, 16, 3)).astype("float32"),
+        "label": rng.integers(0, CLASSES, n).astype("int32"),
+    }
+
+
+def _gan(name, **kw):
+    return scene_gan(DIM, CLASSES, name, z_dim=Z, base_filters=4, image_size=16, seed=0, **kw)
+
+
+def test_ablation_rows_switch_the_right_parts():
+    assert list(ABLATIONS) == ["wgan_gp", "cgan", "sn", "hinge", "projection", "ac"]
+    for name in ABLATIONS:
+        gan = _gan(name)
+        layers = {type(layer).__name__ for layer in gan.discriminator.layers}
+        sw = ablation(name)
+        assert ("SpectralNormalization" in layers) == sw["spectral_norm"], name
+        assert ("InnerProduct" in layers) == (sw["head"] == "projection"), name
+        assert (len(gan.discriminator.outputs) == 2) == sw["classifier"], name
+        assert gan.loss == sw["loss"]
+    critic = _gan("wgan_gp").discriminator.layers  # a gradient penalty needs no batch norm
+    assert "BatchNormalization" not in {type(x).__name__ for x in critic}
+    with pytest.raises(ConfigError, match="unknown ablation"):
+        ablation("dropout")
+
+
+@pytest.mark.parametrize("name", list(ABLATIONS))
+def test_every_row_trains_finite(name):
+    gan = _gan(name, g_steps=2)
+    logs = gan.train_step(_batch())
+    assert all(np.isfinite(float(v)) for v in logs.values()), logs
+    assert int(gan.g_optimizer.iterations) == 2 * int(gan.d_optimizer.iterations) == 2
+    if name == "wgan_gp":
+        assert float(logs["gradient_penalty"]) > 0
+    if name == "ac":
+        assert "class_loss" in logs
+
+
+def test_default_ratio_is_five_generator_steps_per_discriminator_step():
+    gan = _gan("ac")
+    gan.fit(_batch(), batch_size=3, epochs=1, verbose=0)
+    assert int(gan.d_optimizer.iterations) == 2 and int(gan.g_optimizer.iterations) == 10
+
+
+def test_noise_changes_the_image():
+    gan = _gan("ac")
+    s = np.repeat(_batch()["condition"][:1], 2, axis=0)
+    z = np.random.default_rng(3).normal(size=(2, Z)).astype("float32")
+    images = np.asarray(gan.generate(s, z=z))
+    assert np.abs(images[0] - images[1]).mean() > 1e-3
+    same = np.asarray(gan.generate(s, z=np.repeat(z[:1], 2, axis=0)))
+    np.testing.assert_allclose(same[0], same[1], atol=1e-6)
+
+
+def _sigma(wrapper):
+    kernel = np.asarray(wrapper.layer.kernel)
+    return float(np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0])
+
+
+def test_spectral_norm_power_iteration_runs_in_training():
+    gan = _gan("ac", g_steps=1)
+    wrappers = [x for x in gan.discriminator.layers
+                if isinstance(x, keras.layers.SpectralNormalization)]
+    # Make every raw kernel far from sigma = 1 first.
+    for w in wrappers:
+        w.layer.kernel.assign(np.asarray(w.layer.kernel) * 7.0)
+    batch = _batch()
+    for step in range(12):
+        gan.train_step(_batch(seed=step) if step else batch)
+    sigmas = [_sigma(w) for w in wrappers]
+    assert all(abs(s - 1) < 0.2 for s in sigmas), sigmas
+
+
+def test_auxiliary_classifier_needs_labels_and_model_round_trips(tmp_path):
+    gan = _gan("ac", g_steps=1)
+    batch = _batch()
+    with pytest.raises(ConfigError, match="label"):
+        gan.train_step({k: v for k, v in batch.items() if k != "label"})
+    gan.train_step(batch)
+    path = tmp_path / "gan.keras"
+    gan.save(path)
+    back = keras.models.load_model(path)
+    assert isinstance(back, SceneGAN) and back.g_steps == 1 and back.classifier
+    z = np.zeros((6, Z), "float32")
+    np.testing.assert_allclose(np.asarray(back.generate(batch["condition"], z=z)),
+                               np.asarray(gan.generate(batch["condition"], z=z)), atol=1e-5)

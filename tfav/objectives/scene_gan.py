@@ -1,0 +1,276 @@
+"""Audio-to-scene GAN of Wan et al. 2019 (sec. 4) with the Table 4 ablation switches.
+
+``ABLATIONS`` maps each row of Table 4 to the switches it turns on, cumulatively:
+
+=========  ==========================================================  =====
+ablation   discriminator and loss                                       row
+=========  ==========================================================  =====
+wgan_gp    GAN-CLS architecture, improved WGAN (gradient penalty 10)    (b)
+cgan       GAN-CLS architecture, conditional GAN (cross-entropy)        (c)
+sn         + spectral norm on every discriminator layer                 (d)
+hinge      + hinge loss (eqs. 1-2 without the classifier)               (e)
+projection + projection discriminator                                   (f)
+ac         + auxiliary classifier (eqs. 1-2 in full)                    (g)
+=========  ==========================================================  =====
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+import tfav.models  # noqa: F401  (registers custom layers of saved sub-models)
+import tfav.models.projection  # noqa: F401
+import tfav.models.soundnet  # noqa: F401
+from tfav.errors import ConfigError
+from tfav.objectives import losses
+
+#: Table 4 rows (b)-(g) as switches; each row adds to the one before.
+ABLATIONS = {
+    "wgan_gp": dict(loss="wgan_gp", spectral_norm=False, head="concat", classifier=False),
+    "cgan": dict(loss="cross_entropy", spectral_norm=False, head="concat", classifier=False),
+    "sn": dict(loss="cross_entropy", spectral_norm=True, head="concat", classifier=False),
+    "hinge": dict(loss="hinge", spectral_norm=True, head="concat", classifier=False),
+    "projection": dict(loss="hinge", spectral_norm=True, head="projection", classifier=False),
+    "ac": dict(loss="hinge", spectral_norm=True, head="projection", classifier=True),
+}
+TABLE4_ROWS = dict(zip(ABLATIONS, "bcdefg", strict=True))
+LOSSES = ("wgan_gp", "cross_entropy", "hinge")
+
+
+def ablation(name: str) -> dict:
+    """The switches of one Table 4 row (see the module docstring)."""
+    if name not in ABLATIONS:
+        raise ConfigError(f"unknown ablation '{name}' (known: {', '.join(ABLATIONS)})")
+    return dict(ABLATIONS[name])
+
+
+@keras.saving.register_keras_serializable(package="tfav")
+class SceneGAN(keras.Model):
+    """Conditional GAN from a sound vector (Wan et al. 2019, eqs. 1-2, Table 4).
+
+    Per batch ``{"condition", "target"[, "label"]}``: the frozen
+    ``condition_encoder`` (a time-averaged spectral feature or SoundNet pool5)
+    maps ``condition`` to the sound vector ``s``; ``d_steps`` discriminator
+    steps then ``g_steps`` generator steps, each with fresh noise ``z``
+    (sec. 4.3 and 5: "we train generator five times per each update of
+    discriminator"). Sub-models are called with ``training=True`` so that the
+    spectral-norm power iteration runs.
+
+    The class ``c`` of eqs. (1)-(2) comes from SoundNet / Inception in the
+    paper; here it is the pair's dataset label (``batch["label"]``).
+
+    Args:
+        generator: ``[s, z] -> image``.
+        discriminator: ``[image, s] -> score`` or ``-> [score, class_logits]``.
+        condition_encoder: Frozen ``condition -> s``; ``None`` when the batch
+            already holds ``s``.
+        z_dim: Noise width (10 in the paper).
+        loss: ``"wgan_gp"``, ``"cross_entropy"`` or ``"hinge"``.
+        classifier: Use the discriminator's auxiliary classifier (row g).
+        g_steps: Generator steps per discriminator step (5 in the paper).
+        d_steps: Discriminator steps per iteration.
+        gp_weight: Gradient penalty weight for ``wgan_gp`` (10, Gulrajani et al.).
+        seed: Seed of the noise.
+    """
+
+    def __init__(self, generator, discriminator, condition_encoder=None, z_dim=10,
+                 loss="hinge", classifier=False, g_steps=5, d_steps=1, gp_weight=10.0,
+                 seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if loss not in LOSSES:
+            raise ConfigError(f"unknown loss '{loss}' (known: {', '.join(LOSSES)})")
+        if g_steps < 1 or d_steps < 1:
+            raise ConfigError(f"g_steps and d_steps must be >= 1, got {g_steps}, {d_steps}")
+        self.generator = generator
+        self.discriminator = discriminator
+        self.condition_encoder = condition_encoder
+        if condition_encoder is not None:
+            condition_encoder.trainable = False
+        self.z_dim, self.loss, self.classifier = int(z_dim), loss, bool(classifier)
+        self.g_steps, self.d_steps, self.gp_weight = int(g_steps), int(d_steps), float(gp_weight)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        names = ["d_loss", "g_loss", "real_score", "fake_score"]
+        if self.classifier:
+            names.append("class_loss")
+        if loss == "wgan_gp":
+            names.append("gradient_penalty")
+        self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
+        self.built = True
+
+    def compile(self, d_optimizer, g_optimizer, **kwargs):
+        """One Adam per network (Adam 2e-4 in the paper)."""
+        super().compile(**kwargs)
+        self.d_optimizer = keras.optimizers.get(d_optimizer)
+        self.g_optimizer = keras.optimizers.get(g_optimizer)
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def _noise(self, n, seed=None):
+        return keras.random.normal((n, self.z_dim), seed=self.seed_generator if seed is None
+                                   else seed)
+
+    def encode(self, condition):
+        """The sound vector ``s`` of a batch of conditions."""
+        if self.condition_encoder is None:
+            return ops.cast(condition, "float32")
+        return ops.stop_gradient(self.condition_encoder(condition, training=False))
+
+    def _d(self, image, s, training):
+        out = self.discriminator([image, s], training=training)
+        if isinstance(out, list | tuple):
+            return out[0], out[1]
+        return out, None
+
+    def _adversarial(self, real, fake):
+        if self.loss == "hinge":
+            return losses.hinge_discriminator_loss(real, fake)
+        if self.loss == "wgan_gp":
+            return losses.wasserstein_discriminator_loss(real, fake)
+        return losses.gan_cls_discriminator_loss(real, None, fake)
+
+    def _generator_adversarial(self, fake):
+        if self.loss == "cross_entropy":
+            return losses.gan_cls_generator_loss(fake)
+        return losses.hinge_generator_loss(fake)  # = -E[D(G(s, z), s)] for WGAN too
+
+    def _class_loss(self, class_logits, label):
+        if not self.classifier or class_logits is None:
+            return 0.0
+        return losses.auxiliary_classifier_loss(class_logits, label)
+
+    def discriminator_loss(self, batch, s, fake, training=True):
+        """Eq. (2) (or the row's loss); returns ``(loss, real, fake, class, gp)``."""
+        target = ops.cast(batch["target"], "float32")
+        real, real_class = self._d(target, s, training)
+        fake_score, _ = self._d(fake, s, training)
+        loss = self._adversarial(real, fake_score)
+        class_loss = self._class_loss(real_class, batch.get("label"))
+        gp = 0.0
+        if self.loss == "wgan_gp":
+            gp = losses.wasserstein_gradient_penalty(
+                lambda inputs: self.discriminator(inputs, training=training), target, fake, s,
+                seed=self.seed_generator,
+            )
+        return loss + class_loss + self.gp_weight * gp, real, fake_score, class_loss, gp
+
+    def generator_loss(self, batch, s, fake, training=True):
+        """Eq. (1): ``-E[D(G(s, z), s) + log P_C(c | G(s, z))]`` (or the row's loss)."""
+        score, class_logits = self._d(fake, s, training)
+        return self._generator_adversarial(score) + self._class_loss(
+            class_logits, batch.get("label")
+        )
+
+    def train_step(self, batch):
+        if self.classifier and "label" not in batch:
+            raise ConfigError("the auxiliary classifier needs 'label' in every batch")
+        s = self.encode(batch["condition"])
+        n = ops.shape(s)[0]
+        for _ in range(self.d_steps):
+            fake = self.generator([s, self._noise(n)], training=True)
+            with tf.GradientTape() as tape:
+                d_loss, real, fake_score, class_loss, gp = self.discriminator_loss(batch, s, fake)
+            weights = self.discriminator.trainable_weights
+            self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, weights), weights,
+                                                 strict=True))
+        for _ in range(self.g_steps):
+            with tf.GradientTape() as tape:
+                fake = self.generator([s, self._noise(n)], training=True)
+                g_loss = self.generator_loss(batch, s, fake)
+            weights = self.generator.trainable_weights
+            self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, weights), weights,
+                                                 strict=True))
+        return self._track(d_loss, g_loss, real, fake_score, class_loss, gp)
+
+    def test_step(self, batch):
+        s = self.encode(batch["condition"])
+        fake = self.generator([s, self._noise(ops.shape(s)[0])], training=False)
+        d_loss, real, fake_score, class_loss, gp = self.discriminator_loss(
+            batch, s, fake, training=False
+        )
+        g_loss = self.generator_loss(batch, s, fake, training=False)
+        return self._track(d_loss, g_loss, real, fake_score, class_loss, gp)
+
+    def _track(self, d_loss, g_loss, real, fake, class_loss, gp):
+        values = {"d_loss": d_loss, "g_loss": g_loss, "real_score": ops.mean(real),
+                  "fake_score": ops.mean(fake), "class_loss": class_loss,
+                  "gradient_penalty": gp}
+        for name, tracker in self.trackers.items():
+            tracker.update_state(values[name])
+        return {name: t.result() for name, t in self.trackers.items()}
+
+    def generate(self, condition, z=None, seed=None):
+        """Images for a batch of conditions (inference mode); ``z`` drawn when ``None``."""
+        s = self.encode(condition)
+        if z is None:
+            z = self._noise(ops.shape(s)[0], seed=seed)
+        return self.generator([s, ops.cast(z, s.dtype)], training=False)
+
+    def call(self, inputs, training=False):
+        if isinstance(inputs, dict):
+            return self.generate(inputs["condition"], z=inputs.get("z"))
+        return self.generate(inputs)
+
+    def get_config(self):
+        config = super().get_config()
+        ser = keras.saving.serialize_keras_object
+        config.update(
+            generator=ser(self.generator), discriminator=ser(self.discriminator),
+            condition_encoder=None if self.condition_encoder is None
+            else ser(self.condition_encoder),
+            z_dim=self.z_dim, loss=self.loss, classifier=self.classifier,
+            g_steps=self.g_steps, d_steps=self.d_steps, gp_weight=self.gp_weight, seed=self.seed,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("generator", "discriminator", "condition_encoder"):
+            if config.get(key) is not None:
+                config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
+    def get_compile_config(self):
+        if not getattr(self, "compiled", False) or not hasattr(self, "d_optimizer"):
+            return None
+        ser = keras.saving.serialize_keras_object
+        return {"d_optimizer": ser(self.d_optimizer), "g_optimizer": ser(self.g_optimizer)}
+
+    def compile_from_config(self, config):
+        de = keras.saving.deserialize_keras_object
+        self.compile(d_optimizer=de(config["d_optimizer"]), g_optimizer=de(config["g_optimizer"]))
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
+
+
+def scene_gan(condition_dim, num_classes, ablation_name="ac", condition_encoder=None, z_dim=10,
+              base_filters=64, image_size=64, g_steps=5, d_steps=1, learning_rate=2e-4,
+              beta_1=0.5, seed=None):
+    """A compiled :class:`SceneGAN` for one Table 4 row (Wan et al. 2019, sec. 5).
+
+    The generator is the four-deconvolution S2I generator
+    (``tfav.models.generators.sound_to_image_generator``) taking ``s`` as its
+    condition; the discriminator is ``tfav.models.projection.scene_discriminator``
+    with the row's switches.
+    """
+    from tfav.models.generators import sound_to_image_generator
+    from tfav.models.projection import scene_discriminator
+
+    sw = ablation(ablation_name)
+    generator = sound_to_image_generator(encoding_dim=condition_dim, z_dim=z_dim,
+                                         base_filters=base_filters, image_size=image_size)
+    discriminator = scene_discriminator(
+        condition_dim, base_filters=base_filters, image_size=image_size, head=sw["head"],
+        num_classes=num_classes if sw["classifier"] else 0, spectral_norm=sw["spectral_norm"],
+        batch_norm=sw["loss"] != "wgan_gp",
+    )
+    model = SceneGAN(generator, discriminator, condition_encoder, z_dim=z_dim, loss=sw["loss"],
+                     classifier=sw["classifier"], g_steps=g_steps, d_steps=d_steps, seed=seed)
+    model.compile(d_optimizer=keras.optimizers.Adam(learning_rate, beta_1=beta_1),
+                  g_optimizer=keras.optimizers.Adam(learning_rate, beta_1=beta_1))
+    return model
