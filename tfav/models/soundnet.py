@@ -122,9 +122,9 @@ def soundnet8(num_classes: int = 0, samples: int = 22050, input_rate: int = 4410
     x = Decimate2(name="to_22050")(waveform) if input_rate != SOUNDNET_RATE else waveform
     x = layers.Reshape((-1, 1), name="add_channel")(layers.Rescaling(256.0, name="scale")(x))
     pool5 = None
+    if samples * SOUNDNET_RATE // input_rate < 8192:
+        raise ConfigError(f"SoundNet-8 pool5 needs >= 8192 samples at 22,050 Hz, got {samples}")
     for lname, filters, kernel, stride, pad, pool in SOUNDNET8:
-        if x.shape[1] is not None and x.shape[1] + 2 * pad < kernel:
-            break  # too short for the deeper layers (0.5 s stops after conv5)
         x = layers.ZeroPadding1D(pad, name=f"{lname}_pad")(x)
         x = layers.Conv1D(filters, kernel, strides=stride, name=lname)(x)
         x = layers.BatchNormalization(epsilon=1e-5, name=f"{lname}_bn")(x)
