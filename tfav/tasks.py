@@ -19,6 +19,10 @@ s2i_pose            pose-oriented S2I, one instrument, wrong pairs = other
                     images of the same instrument (eq. 6)
 i2s                 I2S: image -> 128x34 LMS, wrong pairs = sounds of other
                     instruments (eq. 7)
+soundnet            SoundNet-8 trained on the dataset's labels (the sound
+                    vector of a2i_scene when no published weights are given)
+a2i_scene           Wan et al. 2019: sound vector -> image, Table 4 ablation
+                    rows via ``Hyper.ablation``, Table 2 features via ``Hyper.features``
 ==================  =======================================================
 """
 
@@ -45,6 +49,8 @@ class Task:
         epochs, batch_size, learning_rate: defaults, sized for a 2-core CPU.
         base_filters: default channel unit of the task's networks (for GANs,
             ``--base-filters`` overrides it).
+        condition: what a GAN's condition is: ``lms`` (normalised log-mel) or
+            ``waveform`` (the a2i tasks encode the raw 0.5 s chunk themselves).
     """
 
     name: str
@@ -59,6 +65,7 @@ class Task:
     batch_size: int = 64
     learning_rate: float = 1e-3
     base_filters: int = 16
+    condition: str = "lms"
 
 
 TASKS = {
@@ -89,6 +96,11 @@ TASKS = {
         Task("i2s", "gan", "I2S: image -> log-mel spectrogram (Chen eq. 7)", direction="i2s",
              wrong_pairs="other_category", encoder="image_encoder", epochs=10,
              learning_rate=2e-4, base_filters=32),
+        Task("soundnet", "classifier", "SoundNet-8 trained on the dataset labels (Wan Table 2)",
+             modality="waveform", epochs=5),
+        Task("a2i_scene", "gan", "audio to scene image (Wan et al. 2019 eqs. 1-2, Table 4)",
+             direction="s2i", wrong_pairs=None, epochs=10, learning_rate=2e-4, base_filters=32,
+             condition="waveform"),
     ]
 }  # fmt: skip
 
@@ -143,6 +155,8 @@ def model_inputs(task: Task, augment: bool = False, seed: int = 0):
         jitter = image_augmentation(seed) if augment and task.modality == "image" else None
 
         def features(batch):
+            if task.modality == "waveform":
+                return batch["waveform"]
             if task.modality == "sound":
                 return log_mel(batch["waveform"])
             if jitter is None:
@@ -154,6 +168,9 @@ def model_inputs(task: Task, augment: bool = False, seed: int = 0):
         if task.kind == "regressor":
             return lambda b: (features(b), b["pose"])
         return lambda b: (features(b), features(b))
+
+    if task.condition == "waveform":
+        return lambda b: {"condition": b["waveform"], "target": b["image"], "label": b["label"]}
 
     if task.direction == "s2i":
         def s2i(batch):
@@ -207,6 +224,10 @@ class Hyper:
     base_filters: int | None = None  # None: the task's default
     spectral_norm: bool = False
     g_steps: int = 1
+    # a2i tasks (Wan et al. 2019): Table 4 row, Table 2 sound feature, steps per D step.
+    ablation: str = "ac"
+    features: str = "fbank"
+    g_per_d: int = 5
 
 
 def build_model(task: Task, num_classes: int, hyper: Hyper, encoder=None, image_size=64, seed=0):
@@ -222,7 +243,9 @@ def build_model(task: Task, num_classes: int, hyper: Hyper, encoder=None, image_
     lr = hyper.learning_rate or task.learning_rate
     bf = hyper.base_filters or task.base_filters
     if task.kind == "classifier":
-        if task.modality == "sound":
+        if task.modality == "waveform":
+            model = _soundnet_classifier(num_classes)
+        elif task.modality == "sound":
             model = encoders.sound_classifier(num_classes, base_filters=bf)
         else:
             model = encoders.image_classifier(num_classes, image_size=image_size, base_filters=bf)
@@ -245,6 +268,9 @@ def build_model(task: Task, num_classes: int, hyper: Hyper, encoder=None, image_
         model = encoders.sound_autoencoder()
         model.compile(optimizer=keras.optimizers.Adam(lr))
         return model
+
+    if task.condition == "waveform":
+        return _build_a2i(task, num_classes, hyper, encoder, image_size, seed, lr, bf)
 
     from tfav.objectives.gan_cls import ConditionalGAN
 
@@ -273,6 +299,37 @@ def build_model(task: Task, num_classes: int, hyper: Hyper, encoder=None, image_
         g_optimizer=keras.optimizers.Adam(lr, beta_1=hyper.beta_1),
     )
     return model
+
+
+def _soundnet_classifier(num_classes):
+    from tfav.models.soundnet import soundnet8
+
+    return soundnet8(num_classes=num_classes)
+
+
+def _build_a2i(task, num_classes, hyper, soundnet, image_size, seed, lr, bf):
+    """Wan et al. 2019: the sound vector of ``hyper.features`` and the ``hyper.ablation`` row.
+
+    Args:
+        soundnet: a trained or weight-loaded SoundNet-8, for ``features="soundnet"``.
+    """
+    from tfav.models.soundnet import feature_dim, sound_feature_encoder
+    from tfav.objectives.scene_gan import scene_gan
+
+    encoder = sound_feature_encoder(hyper.features, soundnet=soundnet)
+    return scene_gan(
+        feature_dim(encoder), num_classes, hyper.ablation, condition_encoder=encoder,
+        z_dim=hyper.z_dim, base_filters=bf, image_size=image_size, g_steps=hyper.g_per_d,
+        learning_rate=lr, beta_1=hyper.beta_1, seed=seed,
+    )
+
+
+def fit_sound_vector(model, dataset, batches: int = 8):
+    """Standardise an a2i model's sound vector with statistics of training sounds."""
+    from tfav.models.soundnet import fit_standardization
+
+    waves = [b["condition"] for b in dataset.take(batches)]
+    fit_standardization(model.condition_encoder, waves)
 
 
 def encoder_of(task_name: str, model):
