@@ -47,6 +47,7 @@ def load_trained(path, task_name: str, compile: bool = False):
     import keras
 
     import tfav.objectives.gan_cls  # noqa: F401  (registers the objective for loading)
+    import tfav.objectives.scene_gan  # noqa: F401
 
     path = Path(path)
     file = path / "checkpoint.keras" if path.is_dir() else path
@@ -79,6 +80,25 @@ def dependency(task_name: str, data_root, index, explicit=None, seed=0, log=prin
         train(task_name, data=data_root, instrument=instrument, out=run_dir, resume=True,
               seed=seed, evaluate=False)
     return load_trained(run_dir, task_name)
+
+
+def _a2i_soundnet(hyper, data_root, index, encoders, seed, log):
+    """SoundNet-8 for ``--features soundnet``: published weights, or trained on the labels.
+
+    Returns ``(model or None, description for config.json / summary.json)``.
+    """
+    if hyper.features != "soundnet":
+        return None, f"{hyper.features} averaged over time"
+    weights = encoders.get("soundnet_weights")
+    if weights:
+        from tfav.models.soundnet import load_soundnet_weights, soundnet8
+
+        model = soundnet8()
+        load_soundnet_weights(model, weights, allow_pickle=bool(encoders.get("allow_pickle")))
+        log(f"[tfav] SoundNet-8 with published weights from {weights}")
+        return model, f"SoundNet-8 pool5 (256-d), published weights {os.path.abspath(weights)}"
+    model = dependency("soundnet", data_root, index, encoders.get("soundnet"), seed, log)
+    return model, "SoundNet-8 pool5 (256-d), trained on this dataset's labels (no weight file)"
 
 
 def _new_run_dir(task, instrument) -> Path:
@@ -169,7 +189,12 @@ def train(
 
     log = print if verbose else (lambda *a: None)
     condition_encoder, evaluators = None, {}
-    if task.kind == "gan":
+    if task.kind == "gan" and task.condition == "waveform":
+        condition_encoder, config["sound_vector"] = _a2i_soundnet(
+            hyper, data, index, encoders, seed, log
+        )
+        (run_dir / "config.json").write_text(json.dumps(config, indent=1))
+    elif task.kind == "gan":
         dep = dependency(task.encoder, data, index, encoders.get(task.encoder), seed, log)
         condition_encoder = tasks.encoder_of(task.encoder, dep)
         if evaluate:
@@ -201,6 +226,8 @@ def train(
         model = tasks.build_model(
             task, len(index.categories), hyper, encoder=condition_encoder, seed=seed
         )
+        if task.kind == "gan" and task.condition == "waveform":
+            tasks.fit_sound_vector(model, train_ds)
 
     history = state["history"]
     guard = NanGuard()
@@ -264,9 +291,22 @@ def parse_args(argv=None):
     p.add_argument("--base-filters", type=int, help="channel unit (default: the task's)")
     p.add_argument("--z-dim", type=int, default=100)
     p.add_argument("--spectral-norm", action="store_true")
+    p.add_argument("--ablation", default="ac",
+                   choices=("wgan_gp", "cgan", "sn", "hinge", "projection", "ac"),
+                   help="a2i_scene: Wan et al. Table 4 row (b)-(g) (default ac, the full model)")
+    p.add_argument("--features", default="fbank",
+                   choices=("spectrogram", "fbank", "mfcc", "soundnet"),
+                   help="a2i tasks: sound vector (Wan et al. Table 2; default fbank)")
+    p.add_argument("--g-per-d", type=int, default=5,
+                   help="a2i tasks: generator steps per discriminator step (default 5)")
+    p.add_argument("--soundnet-weights", metavar="NPY", help="published sound8.npy for "
+                   "--features soundnet (else SoundNet-8 is trained on the labels)")
+    p.add_argument("--soundnet-allow-pickle", action="store_true",
+                   help="allow unpickling --soundnet-weights (only for a file you trust)")
     p.add_argument("--steps-per-epoch", type=int, help="cap batches per epoch (quick runs)")
     p.add_argument("--no-eval", action="store_true", help="skip per-epoch evaluation of samples")
-    for name in ("sound_encoder", "image_encoder", "sound_autoencoder", "pose_regressor"):
+    for name in ("sound_encoder", "image_encoder", "sound_autoencoder", "pose_regressor",
+                 "soundnet"):
         p.add_argument("--" + name.replace("_", "-"), metavar="PATH",
                        help=f"trained {name} (run folder or .keras) instead of the cached one")
     return p.parse_args(argv)
@@ -277,13 +317,17 @@ def main(argv=None):
     args = parse_args(argv)
     hyper = tasks.Hyper(
         learning_rate=args.learning_rate, base_filters=args.base_filters, z_dim=args.z_dim,
-        spectral_norm=args.spectral_norm,
+        spectral_norm=args.spectral_norm, ablation=args.ablation, features=args.features,
+        g_per_d=args.g_per_d,
     )
     encoders = {
         name: getattr(args, name)
-        for name in ("sound_encoder", "image_encoder", "sound_autoencoder", "pose_regressor")
+        for name in ("sound_encoder", "image_encoder", "sound_autoencoder", "pose_regressor",
+                     "soundnet", "soundnet_weights")
         if getattr(args, name)
     }
+    if args.soundnet_allow_pickle:
+        encoders["allow_pickle"] = True
     train(
         args.task, data=args.data, instrument=args.instrument, epochs=args.epochs,
         batch_size=args.batch_size, out=args.out, resume=args.resume, seed=args.seed,
