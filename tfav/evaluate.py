@@ -51,6 +51,7 @@ class Probe:
             wave = audio.chunk_audio(wave.reshape(len(pairs), -1)[:, : audio.CHUNK_SAMPLES])
             lms = tasks.log_mel(wave.reshape(len(pairs), audio.CHUNK_SAMPLES)).numpy()
             self.data[split] = {
+                "waveform": wave.reshape(len(pairs), audio.CHUNK_SAMPLES),
                 "lms": lms,
                 "image": np.stack([read_image(p.image_path, image_size) for p in pairs]),
                 "label": np.array([index.label_of(p) for p in pairs]),
@@ -92,6 +93,8 @@ class Probe:
 
     def condition(self, split):
         d = self.data[split]
+        if getattr(self.task, "condition", "lms") == "waveform":  # a2i tasks encode the sound
+            return d["waveform"]
         return d["lms"] if self.task.direction == "s2i" else d["image"]
 
     def generate(self, model, split, samples=1, batch=64):
