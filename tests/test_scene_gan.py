@@ -86,8 +86,8 @@ def test_every_row_trains_finite(name):
 
 def test_default_ratio_is_five_generator_steps_per_discriminator_step():
     gan = _gan("ac")
-    gan.fit(_batch(), batch_size=3, epochs=1, verbose=0)
-    assert int(gan.d_optimizer.iterations) == 2 and int(gan.g_optimizer.iterations) == 10
+    gan.train_step(_batch())
+    assert int(gan.d_optimizer.iterations) == 1 and int(gan.g_optimizer.iterations) == 5
 
 
 def test_noise_changes_the_image():
@@ -132,3 +132,30 @@ def test_auxiliary_classifier_needs_labels_and_model_round_trips(tmp_path):
     z = np.zeros((6, Z), "float32")
     np.testing.assert_allclose(np.asarray(back.generate(batch["condition"], z=z)),
                                np.asarray(gan.generate(batch["condition"], z=z)), atol=1e-5)
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TFAV_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_a2i_scene_trains_through_the_cli(tiny_pairs, tmp_path, cache):
+    import json
+
+    from tfav.train import load_trained, main
+
+    out = tmp_path / "scene"
+    assert main(["--task", "a2i_scene", "--data", str(tiny_pairs), "--out", str(out),
+                 "--epochs", "1", "--batch-size", "4", "--base-filters", "4", "--z-dim", "4",
+                 "--ablation", "projection", "--features", "mfcc", "--g-per-d", "2",
+                 "--no-eval"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["sound_vector"] == "mfcc averaged over time"
+    assert summary["hyper"]["ablation"] == "projection" and np.isfinite(summary["final"]["d_loss"])
+    gan = load_trained(out, "a2i_scene", compile=True)
+    assert isinstance(gan, SceneGAN) and gan.g_steps == 2 and gan.loss == "hinge"
+    assert int(gan.g_optimizer.iterations) == 2 * int(gan.d_optimizer.iterations) > 0
+    wave = np.random.default_rng(0).uniform(-0.3, 0.3, (2, 22050)).astype("float32")
+    assert np.asarray(gan.generate(wave)).shape == (2, 64, 64, 3)
+    assert list((out / "samples").glob("*.png")), "no sample grid from waveform conditions"

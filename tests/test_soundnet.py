@@ -100,3 +100,15 @@ def test_soundnet_feature_needs_a_model():
         soundnet.sound_feature_encoder("cqt")
     feat = soundnet.sound_feature_encoder("soundnet", soundnet=soundnet.soundnet8(num_classes=3))
     assert feat.output.shape == (None, 256) and not feat.trainable
+
+
+def test_standardization_is_fitted_and_saved(tmp_path):
+    x = np.random.default_rng(0).uniform(-0.3, 0.3, (6, 22050)).astype("float32")
+    enc = soundnet.sound_feature_encoder("fbank")
+    soundnet.fit_standardization(enc, [x[:3], x[3:]])
+    s = enc(x).numpy()
+    np.testing.assert_allclose(s.mean(0), 0, atol=1e-4)
+    np.testing.assert_allclose(s.std(0), 1, atol=1e-3)
+    enc.save(tmp_path / "enc.keras")
+    back = keras.models.load_model(tmp_path / "enc.keras")
+    np.testing.assert_allclose(back(x).numpy(), s, atol=1e-5)

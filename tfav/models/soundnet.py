@@ -65,6 +65,20 @@ class Decimate2(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="tfav")
+class Standardize(layers.Layer):
+    """``(x - mean) / std`` per dimension, with saved non-trainable statistics."""
+
+    def build(self, input_shape):
+        dim = input_shape[-1]
+        self.mean = self.add_weight(shape=(dim,), initializer="zeros", trainable=False,
+                                    name="mean")
+        self.std = self.add_weight(shape=(dim,), initializer="ones", trainable=False, name="std")
+
+    def call(self, x):
+        return (ops.cast(x, "float32") - self.mean) / self.std
+
+
+@keras.saving.register_keras_serializable(package="tfav")
 class TimeAveragedFeature(layers.Layer):
     """A Kaldi-style feature sequence of ``tfav.audio`` averaged over time (Wan sec. 4.1).
 
@@ -204,6 +218,12 @@ def sound_feature_encoder(kind: str, samples: int = 22050, soundnet: keras.Model
                           name: str | None = None) -> keras.Model:
     """Frozen ``waveform [B, samples] -> s [B, D]`` for a Table 2 feature.
 
+    The vector ends in a ``standardize`` layer (per-dimension mean and
+    variance, identity until :func:`fit_standardization`): the raw features
+    differ in scale by orders of magnitude (MFCC c0 is in the hundreds), which
+    would let the projection term of the discriminator swamp its other terms.
+    An affine map keeps volume information (sec. 5.3).
+
     Args:
         kind: ``"spectrogram"``, ``"fbank"``, ``"mfcc"`` or ``"soundnet"``.
         samples: Waveform length (0.5 s at 44.1 kHz).
@@ -214,12 +234,24 @@ def sound_feature_encoder(kind: str, samples: int = 22050, soundnet: keras.Model
     if kind == "soundnet":
         if soundnet is None:
             raise ConfigError("the soundnet feature needs a trained or loaded SoundNet-8")
-        return soundnet_feature_model(soundnet)
-    waveform = keras.Input((samples,), name="waveform")
-    s = TimeAveragedFeature(kind, name=kind)(waveform)
+        waveform = soundnet.input
+        s = soundnet.get_layer("pool5_mean").output
+    else:
+        waveform = keras.Input((samples,), name="waveform")
+        s = TimeAveragedFeature(kind, name=kind)(waveform)
+    s = Standardize(name="standardize")(s)
     model = keras.Model(waveform, s, name=name or f"{kind}_mean")
     model.trainable = False
     return model
+
+
+def fit_standardization(encoder: keras.Model, waveforms) -> None:
+    """Set the ``standardize`` layer of :func:`sound_feature_encoder` from training sounds."""
+    layer = encoder.get_layer("standardize")
+    raw = keras.Model(encoder.input, layer.input)
+    feats = np.concatenate([np.asarray(raw(w, training=False)) for w in waveforms])
+    layer.mean.assign(feats.mean(0))
+    layer.std.assign(np.sqrt(np.maximum(feats.var(0), 1e-6)))
 
 
 def feature_dim(encoder: keras.Model) -> int:
