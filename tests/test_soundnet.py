@@ -112,3 +112,33 @@ def test_standardization_is_fitted_and_saved(tmp_path):
     enc.save(tmp_path / "enc.keras")
     back = keras.models.load_model(tmp_path / "enc.keras")
     np.testing.assert_allclose(back(x).numpy(), s, atol=1e-5)
+
+
+def test_soundnet_classifier_task_and_published_weights_through_train(tiny_pairs, tmp_path,
+                                                                      monkeypatch):
+    import json
+
+    from tfav import tasks
+    from tfav.train import main
+
+    task = tasks.get_task("soundnet")
+    clf = tasks.build_model(task, 3, tasks.Hyper())
+    x = np.random.default_rng(0).uniform(-0.3, 0.3, (4, 22050)).astype("float32")
+    loss, _ = clf.train_on_batch(x, np.array([0, 1, 2, 0]))
+    assert np.isfinite(loss) and clf.output.shape == (None, 3)
+
+    monkeypatch.setenv("TFAV_CACHE", str(tmp_path / "cache"))
+    weights = tmp_path / "sound8.npy"
+    write_sound8(weights)
+    out = tmp_path / "run"
+    args = ["--task", "a2i_scene", "--data", str(tiny_pairs), "--out", str(out), "--epochs", "1",
+            "--batch-size", "4", "--base-filters", "4", "--z-dim", "4", "--features",
+            "soundnet", "--soundnet-weights", str(weights), "--steps-per-epoch", "1",
+            "--g-per-d", "1", "--no-eval"]
+    with pytest.raises(SystemExit) as exit_info:  # the pickle must be allowed explicitly
+        main(args)
+    assert exit_info.value.code == 2
+    assert main([*args, "--soundnet-allow-pickle"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert "published weights" in summary["sound_vector"]
+    assert summary["hyper"]["features"] == "soundnet"
