@@ -2,7 +2,9 @@
 
 S2I runs take ``--audio``: the half second starting at ``--offset`` seconds is
 encoded and ``--n`` images are generated with different noise; they are
-written as PNGs and as one grid. I2S runs take ``--image``: ``--n``
+written as PNGs and as one grid. ``--gains 0.25,0.5,1,2,4`` (Wan et al. 2019
+sec. 5.3) scales the half second by each gain and writes one grid row per
+gain, the same noise in every row. I2S runs take ``--image``: ``--n``
 spectrograms are generated, written as a PNG grid, and each is turned back
 into sound by Griffin-Lim inversion of the mel spectrogram (the mel filterbank
 loses detail, Chen sec. 5.4, so expect a rough timbre).
@@ -35,8 +37,13 @@ def _run_task(run_dir: Path):
     return task, config
 
 
-def sound_to_images(model, audio_path, n=8, seed=0, offset=0.0) -> np.ndarray:
-    """``n`` images ``[n, 64, 64, 3]`` in [-1, 1] generated from half a second of a sound file."""
+def sound_to_images(model, audio_path, n=8, seed=0, offset=0.0, gain=1.0,
+                    condition="lms") -> np.ndarray:
+    """``n`` images ``[n, 64, 64, 3]`` in [-1, 1] generated from half a second of a sound file.
+
+    ``gain`` scales the waveform (not clipped); ``condition`` is the task's
+    (``lms`` or ``waveform``).
+    """
     from tfav import audio
     from tfav.errors import AudioError
 
@@ -45,10 +52,10 @@ def sound_to_images(model, audio_path, n=8, seed=0, offset=0.0) -> np.ndarray:
     if start >= len(wave):
         length = len(wave) / audio.SAMPLE_RATE
         raise AudioError(f"{audio_path}: --offset {offset}s is past the end ({length:.2f}s)")
-    chunk = audio.chunk_audio(wave[start:])[:1]
-    lms = tasks.log_mel(chunk).numpy()
+    chunk = audio.chunk_audio(wave[start:])[:1] * np.float32(gain)
+    cond = chunk if condition == "waveform" else tasks.log_mel(chunk).numpy()
     z = np.random.default_rng(seed).standard_normal((n, model.z_dim)).astype(np.float32)
-    return np.asarray(model.generate(np.repeat(lms, n, axis=0), z=z))
+    return np.asarray(model.generate(np.repeat(cond, n, axis=0), z=z))
 
 
 def image_to_sounds(model, image_path, n=4, seed=0):
@@ -77,7 +84,14 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--offset", type=float, default=0.0, help="start of the half second, in s")
     p.add_argument("--out", help="output folder (default RUN/generated/<input name>)")
+    p.add_argument("--gains", help="S2I: comma-separated volume gains, one row each (Wan 5.3)")
     args = p.parse_args(argv)
+    try:
+        gains = [float(g) for g in args.gains.split(",")] if args.gains else [1.0]
+    except ValueError as e:
+        raise ConfigError(f"--gains: expected numbers like 0.25,0.5,1,2,4 ({e})") from e
+    if args.gains and (args.image or min(gains) <= 0):
+        raise ConfigError("--gains: positive gains, for --audio only")
 
     from tfav.train import load_trained
     from tfav.visualize import image_grid, save_png, spectrogram_rgb, to_uint8_image
@@ -93,11 +107,16 @@ def main(argv=None):
     out = Path(args.out) if args.out else run_dir / "generated" / Path(source).stem
     model = load_trained(run_dir, task.name)
     if task.direction == "s2i":
-        generated = sound_to_images(model, source, args.n, args.seed, args.offset)
-        images = [to_uint8_image(x) for x in generated]
-        for i, im in enumerate(images):
-            save_png(out / f"image_{i}.png", im)
-        save_png(out / "grid.png", image_grid([images]))
+        rows = []
+        for gain in gains:
+            generated = sound_to_images(model, source, args.n, args.seed, args.offset, gain,
+                                        getattr(task, "condition", "lms"))
+            rows.append([to_uint8_image(x) for x in generated])
+            prefix = f"gain_{gain:g}_" if args.gains else ""
+            for i, im in enumerate(rows[-1]):
+                save_png(out / f"{prefix}image_{i}.png", im)
+        labels = [f"x{g:g}" for g in gains] if args.gains else None
+        save_png(out / "grid.png", image_grid(rows, row_labels=labels))
     else:
         import soundfile as sf
 
