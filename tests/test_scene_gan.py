@@ -159,3 +159,16 @@ def test_a2i_scene_trains_through_the_cli(tiny_pairs, tmp_path, cache):
     wave = np.random.default_rng(0).uniform(-0.3, 0.3, (2, 22050)).astype("float32")
     assert np.asarray(gan.generate(wave)).shape == (2, 64, 64, 3)
     assert list((out / "samples").glob("*.png")), "no sample grid from waveform conditions"
+    # The volume experiment (Wan sec. 5.3): one grid row per gain, same noise in each row.
+    from PIL import Image
+
+    from tfav.generate import main as generate_main
+
+    wav = next((tiny_pairs / "chunk" / "train").rglob("*.wav"))
+    assert generate_main([str(out), "--audio", str(wav), "--gains", "0.25,1,4", "--n", "2",
+                          "--out", str(tmp_path / "gen")]) == 0
+    rows = [np.asarray(Image.open(tmp_path / "gen" / f"gain_{g}_image_0.png"), np.float32)
+            for g in ("0.25", "1", "4")]
+    assert np.abs(rows[0] - rows[2]).mean() > 0.5, "volume does not reach the generator"
+    grid = Image.open(tmp_path / "gen" / "grid.png")
+    assert grid.height >= 3 * 64
