@@ -1,0 +1,279 @@
+"""Diverse audio-to-image GAN of Yang et al. (sec. II, eqs. 1-5).
+
+Two generators ``G64(a, z) -> (I64, h)`` and ``G128(a, h) -> I128``; two
+discriminators ``D64``, ``D128``, each a projection critic ``K`` with an
+auxiliary classifier ``P`` (``tfav.models.projection.scene_discriminator``,
+spectral norm, hinge loss); a frozen image-to-audio regressor (I2A),
+pretrained on the training pairs, gives the consistency loss
+``L_con = L2(a, I2A(I128))`` (eq. 4).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+import tfav.models.projection  # noqa: F401  (registers custom layers)
+import tfav.models.soundnet  # noqa: F401
+from tfav.errors import ConfigError
+from tfav.objectives import losses
+
+
+def downsample(images, size):
+    """Area-average images to ``size`` (the real 64x64 pairs of ``D64``)."""
+    return tf.image.resize(ops.cast(images, "float32"), (size, size), method="area")
+
+
+@keras.saving.register_keras_serializable(package="tfav")
+class DiverseGAN(keras.Model):
+    """Yang et al.'s model; ``fit`` on ``{"condition", "target", "wrong_target", "label"}``.
+
+    ``target`` are 128x128 real images of the condition's pair and
+    ``wrong_target`` real images of another category (``(a^m, I^n), m != n``,
+    false for ``K``). Per batch: one step of both discriminators on eq. (5),
+    then ``g_steps`` generator steps on eq. (3) summed over both scales plus
+    ``consistency_weight * L_con`` (eq. 4).
+
+    Args:
+        g64, g128: ``[a, z] -> [I64, h]`` and ``[a, h] -> I128``.
+        d64, d128: ``[image, a] -> [score, class_logits]``.
+        i2a: Pretrained ``I128 -> a~`` (frozen here).
+        condition_encoder: Frozen ``condition -> a`` (``None``: batches hold ``a``).
+        z_dim: Noise width.
+        consistency_weight: Weight of ``L_con`` (the paper sums with weight 1).
+        g_steps: Generator steps per discriminator step.
+        seed: Noise seed.
+    """
+
+    def __init__(self, g64, g128, d64, d128, i2a, condition_encoder=None, z_dim=100,
+                 consistency_weight=1.0, g_steps=1, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.g64, self.g128, self.d64, self.d128, self.i2a = g64, g128, d64, d128, i2a
+        self.condition_encoder = condition_encoder
+        for frozen in (i2a, condition_encoder):
+            if frozen is not None:
+                frozen.trainable = False
+        self.z_dim, self.consistency_weight = int(z_dim), float(consistency_weight)
+        self.g_steps, self.seed = int(g_steps), seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        names = ("d_loss", "g_loss", "consistency", "class_loss", "real_score", "wrong_score",
+                 "fake_score")
+        self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
+        self.built = True
+
+    def compile(self, d_optimizer, g_optimizer, **kwargs):
+        super().compile(**kwargs)
+        self.d_optimizer = keras.optimizers.get(d_optimizer)
+        self.g_optimizer = keras.optimizers.get(g_optimizer)
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    @property
+    def generator(self):
+        """What ``python -m tfav.train`` saves as ``generator.keras``: ``G128`` after ``G64``."""
+        a = keras.Input(self.g64.inputs[0].shape[1:], name="condition")
+        z = keras.Input((self.z_dim,), name="z")
+        _, h = self.g64([a, z])
+        return keras.Model([a, z], self.g128([a, h]), name="yang_generator")
+
+    def encode(self, condition):
+        if self.condition_encoder is None:
+            return ops.cast(condition, "float32")
+        return ops.stop_gradient(self.condition_encoder(condition, training=False))
+
+    def _noise(self, n, seed=None):
+        return keras.random.normal((n, self.z_dim),
+                                   seed=self.seed_generator if seed is None else seed)
+
+    def _generate(self, a, z, training):
+        i64, h = self.g64([a, z], training=training)
+        return i64, self.g128([a, h], training=training)
+
+    def _d_loss(self, batch, a, fakes, training=True):
+        real128 = ops.cast(batch["target"], "float32")
+        wrong128 = ops.cast(batch["wrong_target"], "float32")
+        reals = (downsample(real128, self.d64.inputs[0].shape[1]), real128)
+        wrongs = (downsample(wrong128, self.d64.inputs[0].shape[1]), wrong128)
+        total, scores = 0.0, []
+        for d, real, wrong, fake in zip((self.d64, self.d128), reals, wrongs, fakes,
+                                        strict=True):
+            r, r_cls = d([real, a], training=training)
+            w, _ = d([wrong, a], training=training)
+            f, _ = d([fake, a], training=training)
+            total += losses.hinge_discriminator_loss(r, f, w)
+            total += losses.auxiliary_classifier_loss(r_cls, batch["label"])
+            scores.append((r, w, f))
+        return total, scores
+
+    def _g_loss(self, batch, a, fakes, training=True):
+        adv, cls = 0.0, 0.0
+        for d, fake in zip((self.d64, self.d128), fakes, strict=True):
+            f, f_cls = d([fake, a], training=training)
+            adv += losses.hinge_generator_loss(f)
+            cls += losses.auxiliary_classifier_loss(f_cls, batch["label"])
+        con = losses.feature_consistency_loss(a, self.i2a(fakes[1], training=False))
+        return adv + cls + self.consistency_weight * con, con, cls
+
+    def train_step(self, batch):
+        for key in ("wrong_target", "label"):
+            if key not in batch:
+                raise ConfigError(f"a2i_diverse batches need '{key}' (mismatched pairs, classes)")
+        a = self.encode(batch["condition"])
+        n = ops.shape(a)[0]
+        fakes = self._generate(a, self._noise(n), training=True)
+        with tf.GradientTape() as tape:
+            d_loss, scores = self._d_loss(batch, a, fakes)
+        weights = self.d64.trainable_weights + self.d128.trainable_weights
+        self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, weights), weights,
+                                             strict=True))
+        for _ in range(self.g_steps):
+            with tf.GradientTape() as tape:
+                fakes = self._generate(a, self._noise(n), training=True)
+                g_loss, con, cls = self._g_loss(batch, a, fakes)
+            weights = self.g64.trainable_weights + self.g128.trainable_weights
+            self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, weights), weights,
+                                                 strict=True))
+        return self._track(d_loss, g_loss, con, cls, scores[1])
+
+    def test_step(self, batch):
+        a = self.encode(batch["condition"])
+        fakes = self._generate(a, self._noise(ops.shape(a)[0]), training=False)
+        d_loss, scores = self._d_loss(batch, a, fakes, training=False)
+        g_loss, con, cls = self._g_loss(batch, a, fakes, training=False)
+        return self._track(d_loss, g_loss, con, cls, scores[1])
+
+    def _track(self, d_loss, g_loss, con, cls, scores):
+        r, w, f = scores
+        values = dict(d_loss=d_loss, g_loss=g_loss, consistency=con, class_loss=cls,
+                      real_score=ops.mean(r), wrong_score=ops.mean(w), fake_score=ops.mean(f))
+        for name, t in self.trackers.items():
+            t.update_state(values[name])
+        return {name: t.result() for name, t in self.trackers.items()}
+
+    def generate(self, condition, z=None, seed=None, size=None):
+        """128x128 images (or ``size``) for a batch of conditions, inference mode."""
+        a = self.encode(condition)
+        if z is None:
+            z = self._noise(ops.shape(a)[0], seed=seed)
+        _, image = self._generate(a, ops.cast(z, "float32"), training=False)
+        return image if size is None else downsample(image, size)
+
+    def call(self, inputs, training=False):
+        if isinstance(inputs, dict):
+            return self.generate(inputs["condition"], z=inputs.get("z"))
+        return self.generate(inputs)
+
+    def get_config(self):
+        config = super().get_config()
+        ser = keras.saving.serialize_keras_object
+        config.update({k: ser(getattr(self, k)) for k in ("g64", "g128", "d64", "d128", "i2a")})
+        config.update(
+            condition_encoder=None if self.condition_encoder is None
+            else ser(self.condition_encoder),
+            z_dim=self.z_dim, consistency_weight=self.consistency_weight, g_steps=self.g_steps,
+            seed=self.seed,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("g64", "g128", "d64", "d128", "i2a", "condition_encoder"):
+            if config.get(key) is not None:
+                config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
+    def get_compile_config(self):
+        if not getattr(self, "compiled", False) or not hasattr(self, "d_optimizer"):
+            return None
+        ser = keras.saving.serialize_keras_object
+        return {"d_optimizer": ser(self.d_optimizer), "g_optimizer": ser(self.g_optimizer)}
+
+    def compile_from_config(self, config):
+        de = keras.saving.deserialize_keras_object
+        self.compile(d_optimizer=de(config["d_optimizer"]), g_optimizer=de(config["g_optimizer"]))
+        self.d_optimizer.build(self.d64.trainable_variables + self.d128.trainable_variables)
+        self.g_optimizer.build(self.g64.trainable_variables + self.g128.trainable_variables)
+
+
+def diverse_gan(condition_dim, num_classes, condition_encoder=None, z_dim=100, base_filters=32,
+                latent_dim=128, consistency_weight=1.0, g_steps=1, learning_rate=2e-4,
+                beta_1=0.5, seed=None):
+    """A compiled :class:`DiverseGAN` with an untrained I2A (see :func:`pretrain_i2a`)."""
+    from tfav.models.projection import scene_discriminator
+    from tfav.models.two_stage import image_to_audio_regressor, stage1_generator, stage2_generator
+
+    bf = base_filters
+    g64 = stage1_generator(condition_dim, z_dim, latent_dim, base_filters=bf)
+    g128 = stage2_generator(condition_dim, latent_dim, base_filters=max(bf // 2, 1))
+    d64, d128 = (
+        scene_discriminator(condition_dim, base_filters=max(bf // (size // 64), 1),
+                            image_size=size, head="projection", num_classes=num_classes,
+                            spectral_norm=True, name=f"d{size}")
+        for size in (64, 128)
+    )
+    i2a = image_to_audio_regressor(condition_dim, 128, base_filters=max(bf // 2, 1))
+    model = DiverseGAN(g64, g128, d64, d128, i2a, condition_encoder, z_dim=z_dim,
+                       consistency_weight=consistency_weight, g_steps=g_steps, seed=seed)
+    model.compile(d_optimizer=keras.optimizers.Adam(learning_rate, beta_1=beta_1),
+                  g_optimizer=keras.optimizers.Adam(learning_rate, beta_1=beta_1))
+    return model
+
+
+def pretrain_i2a(model: DiverseGAN, dataset, epochs: int = 3, learning_rate: float = 1e-3,
+                 verbose: int = 0) -> float:
+    """Fit the I2A regressor on real training pairs ``(I128, a)`` by MSE, then freeze it.
+
+    Returns:
+        The last epoch's mean squared error.
+    """
+    pairs = dataset.map(lambda b: (b["target"], model.encode(b["condition"])))
+    i2a = model.i2a
+    i2a.trainable = True
+    # A wrapper holds the optimizer, so the saved I2A carries no training state.
+    image = keras.Input(i2a.inputs[0].shape[1:])
+    trainer = keras.Model(image, i2a(image))
+    trainer.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
+    history = trainer.fit(pairs, epochs=epochs, verbose=verbose, shuffle=False)
+    i2a.trainable = False
+    return float(history.history["loss"][-1])
+
+
+def diverse_metrics(model: DiverseGAN, waveforms, labels, verifier, seed: int = 0,
+                    pool_size: int = 100, samples: int = 4) -> dict:
+    """Yang et al. sec. III-B: Inception-style score (10 splits), accuracy, R-precision@1/5/10.
+
+    R-precision (Table II): each audio's own generated image among
+    ``pool_size - 1`` mismatched generated images, ranked by cosine similarity
+    between ``a`` and ``I2A(image)``. Diversity: mean pairwise L2 distance
+    between ``samples`` images generated from one sound.
+    """
+    from tfav import metrics
+
+    rng = np.random.default_rng(seed)
+    a = np.asarray(model.encode(waveforms))
+    z = rng.standard_normal((len(a), model.z_dim)).astype("float32")
+    images = np.concatenate([np.asarray(model.generate(waveforms[i:i + 64], z=z[i:i + 64]))
+                             for i in range(0, len(a), 64)])
+    size = verifier.inputs[0].shape[1]
+    logits = verifier.predict(np.asarray(downsample(images, size)), verbose=0)
+    out = {}
+    out["inception_score"], out["inception_score_std"] = metrics.inception_score(
+        logits, splits=min(10, len(logits)), from_logits=True)
+    out["accuracy"] = metrics.classification_accuracy(logits, labels)
+    i2a = np.asarray(model.i2a.predict(images, verbose=0))
+    pool = min(pool_size, len(a))
+    rp = metrics.r_precision(a, i2a, k=[k for k in (1, 5, 10) if k <= pool], pool_size=pool,
+                             seed=seed)
+    out.update({f"r_precision@{k}": v for k, v in rp.items()})
+    out["r_precision_pool"] = pool
+    k = min(64, len(a))
+    several = np.stack([np.asarray(model.generate(
+        waveforms[:k], z=rng.standard_normal((k, model.z_dim)).astype("float32")))
+        for _ in range(samples)], axis=1)
+    out["diversity"] = metrics.diversity(several)
+    return out
