@@ -23,6 +23,8 @@ soundnet            SoundNet-8 trained on the dataset's labels (the sound
                     vector of a2i_scene when no published weights are given)
 a2i_scene           Wan et al. 2019: sound vector -> image, Table 4 ablation
                     rows via ``Hyper.ablation``, Table 2 features via ``Hyper.features``
+a2i_diverse         Yang et al.: two-stage 64 -> 128 generator, K/P discriminators,
+                    I2A consistency (eqs. 3-5); wrong pairs = other categories
 ==================  =======================================================
 """
 
@@ -51,6 +53,7 @@ class Task:
             ``--base-filters`` overrides it).
         condition: what a GAN's condition is: ``lms`` (normalised log-mel) or
             ``waveform`` (the a2i tasks encode the raw 0.5 s chunk themselves).
+        image_size: side of the images a GAN trains on.
     """
 
     name: str
@@ -66,6 +69,7 @@ class Task:
     learning_rate: float = 1e-3
     base_filters: int = 16
     condition: str = "lms"
+    image_size: int = 64
 
 
 TASKS = {
@@ -101,6 +105,9 @@ TASKS = {
         Task("a2i_scene", "gan", "audio to scene image (Wan et al. 2019 eqs. 1-2, Table 4)",
              direction="s2i", wrong_pairs=None, epochs=10, learning_rate=2e-4, base_filters=32,
              condition="waveform"),
+        Task("a2i_diverse", "gan", "diverse audio to image, 64 -> 128 (Yang et al. eqs. 1-5)",
+             direction="s2i", wrong_pairs="other_category", epochs=10, learning_rate=2e-4,
+             base_filters=32, condition="waveform", image_size=128),
     ]
 }  # fmt: skip
 
@@ -170,7 +177,14 @@ def model_inputs(task: Task, augment: bool = False, seed: int = 0):
         return lambda b: (features(b), features(b))
 
     if task.condition == "waveform":
-        return lambda b: {"condition": b["waveform"], "target": b["image"], "label": b["label"]}
+        def a2i(batch):
+            out = {"condition": batch["waveform"], "target": batch["image"],
+                   "label": batch["label"]}
+            if task.wrong_pairs:
+                out["wrong_target"] = batch["wrong_image"]
+            return out
+
+        return a2i
 
     if task.direction == "s2i":
         def s2i(batch):
@@ -317,6 +331,13 @@ def _build_a2i(task, num_classes, hyper, soundnet, image_size, seed, lr, bf):
     from tfav.objectives.scene_gan import scene_gan
 
     encoder = sound_feature_encoder(hyper.features, soundnet=soundnet)
+    if task.name == "a2i_diverse":
+        from tfav.objectives.diverse_gan import diverse_gan
+
+        return diverse_gan(
+            feature_dim(encoder), num_classes, condition_encoder=encoder, z_dim=hyper.z_dim,
+            base_filters=bf, learning_rate=lr, beta_1=hyper.beta_1, seed=seed,
+        )
     return scene_gan(
         feature_dim(encoder), num_classes, hyper.ablation, condition_encoder=encoder,
         z_dim=hyper.z_dim, base_filters=bf, image_size=image_size, g_steps=hyper.g_per_d,
@@ -324,12 +345,21 @@ def _build_a2i(task, num_classes, hyper, soundnet, image_size, seed, lr, bf):
     )
 
 
-def fit_sound_vector(model, dataset, batches: int = 8):
-    """Standardise an a2i model's sound vector with statistics of training sounds."""
+def fit_sound_vector(model, dataset, batches: int = 8, i2a_epochs: int = 3):
+    """Standardise an a2i model's sound vector with statistics of training sounds.
+
+    For a2i_diverse, then pretrain its I2A regressor on the training pairs
+    (Yang et al. sec. II-B); returns its final MSE (else ``None``).
+    """
     from tfav.models.soundnet import fit_standardization
 
     waves = [b["condition"] for b in dataset.take(batches)]
     fit_standardization(model.condition_encoder, waves)
+    if not hasattr(model, "i2a"):
+        return None
+    from tfav.objectives.diverse_gan import pretrain_i2a
+
+    return pretrain_i2a(model, dataset, epochs=i2a_epochs)
 
 
 def encoder_of(task_name: str, model):
