@@ -46,6 +46,7 @@ def load_trained(path, task_name: str, compile: bool = False):
     """A trained model from a run folder (its ``checkpoint.keras``) or a ``.keras`` file."""
     import keras
 
+    import tfav.objectives.diverse_gan  # noqa: F401
     import tfav.objectives.gan_cls  # noqa: F401  (registers the objective for loading)
     import tfav.objectives.scene_gan  # noqa: F401
 
@@ -197,17 +198,18 @@ def train(
     elif task.kind == "gan":
         dep = dependency(task.encoder, data, index, encoders.get(task.encoder), seed, log)
         condition_encoder = tasks.encoder_of(task.encoder, dep)
-        if evaluate:
-            names = EVALUATORS[task.direction]
-            if instrument and index.labels:
-                names += ("pose_regressor",)
-            for name in names:
-                evaluators[name] = dependency(
-                    name, data, index, encoders.get(name), seed, log, instrument=instrument
-                )
+    if task.kind == "gan" and evaluate:
+        names = EVALUATORS[task.direction]
+        if instrument and index.labels:
+            names += ("pose_regressor",)
+        for name in names:
+            evaluators[name] = dependency(
+                name, data, index, encoders.get(name), seed, log, instrument=instrument
+            )
 
     train_ds = tasks.make_dataset(
-        task, index.root, "train", categories=categories, batch_size=batch_size, seed=seed
+        task, index.root, "train", categories=categories, batch_size=batch_size, seed=seed,
+        image_size=task.image_size,
     )
     val_ds = None
     if task.kind != "gan" and index.select(split="validation"):
@@ -224,10 +226,13 @@ def train(
         model = load_trained(run_dir, task.name, compile=True)
     else:
         model = tasks.build_model(
-            task, len(index.categories), hyper, encoder=condition_encoder, seed=seed
+            task, len(index.categories), hyper, encoder=condition_encoder, seed=seed,
+            image_size=task.image_size,
         )
         if task.kind == "gan" and task.condition == "waveform":
-            tasks.fit_sound_vector(model, train_ds)
+            i2a_mse = tasks.fit_sound_vector(model, train_ds)
+            if i2a_mse is not None:
+                log(f"[tfav] I2A pretrained on the training pairs: mse {i2a_mse:.4f}")
 
     history = state["history"]
     guard = NanGuard()
