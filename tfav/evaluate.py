@@ -35,6 +35,14 @@ def _row_name(category, truth):
     return f"{category} " + ("rest" if midi < 0 else f"midi {midi}")
 
 
+def _to_size(images, size):
+    if images.shape[1] == size:
+        return images
+    import tensorflow as tf
+
+    return tf.image.resize(images, (size, size), method="area").numpy()
+
+
 class Probe:
     """Fixed real pairs of a run, encoded once, to generate from and compare against."""
 
@@ -142,6 +150,8 @@ class Probe:
             if split not in self.data:
                 continue
             gen = self.generate(model, split)[0]
+            if self.task.direction == "s2i":  # a2i_diverse draws 128x128; evaluators take 64
+                gen = _to_size(gen, self.data[split]["image"].shape[1])
             if self.task.direction == "s2i" and "image_encoder" in evaluators:
                 probs = evaluators["image_encoder"].predict(gen, verbose=0)
                 out[key] = metrics.classification_accuracy(probs, self.data[split]["label"])
@@ -185,7 +195,12 @@ def evaluate_run(run_dir, n: int = 512, diversity_conditions: int = 64, seed: in
     results = {"task": task.name, "instrument": instrument, "run_dir": str(run_dir)}
     results.update(probe.measure(model, ev))
     val = probe.data["validation"]
-    if task.direction == "s2i":
+    if task.name == "a2i_diverse":  # Yang et al. Tables I-II (R-precision needs the I2A)
+        from tfav.objectives.diverse_gan import diverse_metrics
+
+        results.update(diverse_metrics(model, val["waveform"], val["label"],
+                                       ev["image_encoder"], seed=seed))
+    elif task.direction == "s2i":
         verifier = ev["image_encoder"]
         from tfav.models.encoders import encoder_from_classifier
 
