@@ -99,3 +99,27 @@ def test_pretrain_i2a_fits_and_metrics(gan, tmp_path):
     z = np.zeros((2, Z), "float32")
     np.testing.assert_allclose(np.asarray(back.generate(cond[:2], z=z)),
                                np.asarray(gan.generate(cond[:2], z=z)), atol=1e-5)
+
+
+def test_a2i_diverse_train_and_evaluate(tiny_pairs, tmp_path, monkeypatch):
+    import json
+
+    from tfav.data.layout import index_pairs
+    from tfav.evaluate import evaluate_run
+    from tfav.train import cache_root, dataset_fingerprint, train
+
+    monkeypatch.setenv("TFAV_CACHE", str(tmp_path / "cache"))
+    from tfav import tasks
+
+    fp = dataset_fingerprint(index_pairs(tiny_pairs))
+    train("image_encoder", data=tiny_pairs, epochs=1, batch_size=4, verbose=0,
+          out=cache_root() / "models" / fp / "image_encoder")
+    out = train("a2i_diverse", data=tiny_pairs, epochs=1, batch_size=4, out=tmp_path / "yang",
+                hyper=tasks.Hyper(base_filters=4, z_dim=4, features="fbank"), verbose=0)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["task"] == "a2i_diverse" and "acc_val" in summary["final"]
+    assert np.isfinite(summary["final"]["consistency"])
+    metrics = evaluate_run(out, n=16, log=lambda *a: None)
+    for key in ("r_precision@1", "r_precision@5", "inception_score", "accuracy", "diversity"):
+        assert np.isfinite(metrics[key]), key
+    assert metrics["r_precision_pool"] == 6
