@@ -219,13 +219,20 @@ def evaluate_run(run_dir, n: int = 512, diversity_conditions: int = 64, seed: in
         real = metrics.within_class_distance(val["image"], val["label"])
         results.update(diversity=div, real_within_class_distance=real, diversity_ratio=div / real)
         if has_pose:
-            pose = ev["pose_regressor"].predict(gen, verbose=0)
-            results["pose_error"] = float(metrics.pose_error(pose, val["pose"]).overall)
-            results["pose_error_chance"] = float(metrics.chance_pose_error(val["pose"]).overall)
-            real_pose = ev["pose_regressor"].predict(val["image"], verbose=0)
-            results["pose_error_real_images"] = float(
-                metrics.pose_error(real_pose, val["pose"]).overall
-            )
+            # Pose of generated images (read by the pose regressor) against the pose of the
+            # frame that belongs to the conditioning sound; chance = a random other pose;
+            # real images = what the regressor itself achieves.
+            errors = {
+                "": metrics.pose_error(ev["pose_regressor"].predict(gen, verbose=0), val["pose"]),
+                "_chance": metrics.chance_pose_error(val["pose"]),
+                "_real_images": metrics.pose_error(
+                    ev["pose_regressor"].predict(val["image"], verbose=0), val["pose"]
+                ),
+            }
+            for suffix, err in errors.items():
+                results[f"pose_error{suffix}"] = float(err.overall)
+                for dim, value in zip(metrics.POSE_DIMENSIONS, err.per_dimension, strict=True):
+                    results[f"pose_error_{dim}{suffix}"] = float(value)
     else:
         real_probs = ev["sound_encoder"].predict(val["lms"], verbose=0)
         results["real_lms_accuracy"] = metrics.classification_accuracy(real_probs, val["label"])
