@@ -86,8 +86,14 @@ class Probe:
     def _grid_rows(self, n):
         d = self.data.get("validation") or self.data["train"]
         labels = d["label"]
+        # Chunks where a note sounds show more than rests (whose pitch is unknown).
+        sounding = np.array([not name.endswith(" rest") for name in d["name"]])
         if len(set(labels.tolist())) > 1:  # one row per category
-            rows = [int(np.flatnonzero(labels == c)[0]) for c in sorted(set(labels.tolist()))]
+            rows = []
+            for c in sorted(set(labels.tolist())):
+                items = np.flatnonzero(labels == c)
+                preferred = items[sounding[items]]
+                rows.append(int((preferred if len(preferred) else items)[0]))
             return rows[:13]
         if not np.isnan(d["pose"]).any():  # one instrument: rows spread over the pose range
             order = np.argsort(d["pose"][:, 0])
