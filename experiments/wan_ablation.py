@@ -100,6 +100,21 @@ def markdown(result):
                      f"ours {s['ours']:+.2f} -> {mark}")
     held = sum(s["holds"] for s in result["ordering"])
     lines += ["", f"{held} of {len(result['ordering'])} steps hold on our data."]
+    chance = 1 / len(result.get("categories", [])) if result.get("categories") else None
+    best = max((rows[n]["acc_val"] for n in ABLATIONS if n in rows), default=0.0)
+    if chance and best < 2 * chance:
+        lines += ["", f"Caution: no row's generated images reach twice chance accuracy "
+                  f"({100 * chance:.1f}%) under the verifier, so the generators have not yet "
+                  "learned to draw the sounding instrument and the score differences above "
+                  "measure the verifier's confidence on unrecognisable images, not the "
+                  "paper's effects; a longer schedule (without --quick) is needed."]
+    bound = rows.get("upper_bound", {}).get("inception_score")
+    above = [LABELS[n] for n in ABLATIONS if n in rows and bound
+             and rows[n]["inception_score"] > bound]
+    if above:
+        lines += ["", f"Rows scoring above real images ({', '.join(above)}): the verifier is "
+                  "more confident on those samples than on real photos of the instruments, "
+                  "another sign that this score does not track quality at this stage."]
     return "\n".join(lines) + "\n"
 
 
@@ -148,6 +163,7 @@ def main(argv=None):
         "schedule": f"{epochs} epochs x {steps or 'all'} batches per row",
         "sound_vector": sound_vector, "z_dim": z_dim, "g_per_d": g_per_d,
         "batch_size": task.batch_size, "n": args.n, "rows": rows, "paper": PAPER,
+        "categories": list(index.categories),
         "ordering": ordering(rows), "seconds": round(time.time() - start, 1),
         "load_start": load_start, "load_end": [round(x, 2) for x in os.getloadavg()],
         "machine": f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}",
