@@ -125,7 +125,7 @@ def per_class_accuracy(probs_or_logits, labels, num_classes: int | None = None) 
 
 
 def inception_score(probs, splits: int = 10, *, from_logits: bool = False,
-                    eps: float = 1e-12) -> tuple[float, float]:
+                    eps: float = 1e-12, seed: int | None = 0) -> tuple[float, float]:
     """Inception-style score exp(E_x KL(p(y|x) || p(y))), mean and std over splits.
 
     Salimans et al. 2016, sec. 4; computed per split and summarised by mean
@@ -133,8 +133,10 @@ def inception_score(probs, splits: int = 10, *, from_logits: bool = False,
     2019 sec. 5.2 and Yang et al. Table I. Here p(y|x) comes from our own
     verifier classifier rather than Inception v3, so values compare only
     across models scored by the same verifier; the maximum is the number of
-    classes. Samples are split in order with ``np.array_split`` (all samples
-    used; split sizes differ by at most one).
+    classes. Samples are shuffled (seeded) and split with ``np.array_split``
+    (all samples used; split sizes differ by at most one): evaluation sets are
+    usually ordered by class, and a split holding one class has p(y) = p(y|x)
+    and a score near 1 whatever the model.
 
     Args:
         probs: [N, C] class probabilities (rows sum to 1), or logits with
@@ -142,6 +144,7 @@ def inception_score(probs, splits: int = 10, *, from_logits: bool = False,
         splits: number of folds; each needs at least one sample.
         from_logits: apply a softmax first.
         eps: floor inside the logarithms.
+        seed: of the shuffle; ``None`` keeps the given order.
 
     Returns:
         (mean, std) of the per-split scores.
@@ -158,6 +161,8 @@ def inception_score(probs, splits: int = 10, *, from_logits: bool = False,
     if p.shape[0] < splits:
         raise ValueError(f"inception_score: {p.shape[0]} samples cannot fill {splits} splits; "
                          f"generate at least {splits} images or lower splits")
+    if seed is not None:
+        p = p[np.random.default_rng(seed).permutation(len(p))]
     scores = []
     for part in np.array_split(p, splits):
         py = part.mean(axis=0, keepdims=True)
