@@ -25,7 +25,6 @@ import numpy as np
 import tfav  # noqa: F401
 from tfav import metrics, tasks
 from tfav.cli import one_line_errors
-from tfav.errors import ConfigError
 
 
 def _row_name(category, truth):
@@ -174,17 +173,11 @@ class Probe:
 def evaluate_run(run_dir, n: int = 512, diversity_conditions: int = 64, seed: int = 0, log=print):
     """All metrics of a finished (or checkpointed) GAN run; writes ``metrics.json``."""
     from tfav.data.layout import index_pairs
-    from tfav.train import dependency, load_trained
+    from tfav.train import dependency, load_trained, read_generator_run
     from tfav.visualize import line_plot
 
     run_dir = Path(run_dir)
-    config_path = run_dir / "config.json"
-    if not config_path.exists():
-        raise ConfigError(f"{run_dir}: not a run folder (no config.json)")
-    config = json.loads(config_path.read_text())
-    task = tasks.get_task(config["task"])
-    if task.kind != "gan":
-        raise ConfigError(f"{run_dir}: evaluate measures generators; '{task.name}' is not a GAN")
+    task, config = read_generator_run(run_dir)
     index = index_pairs(config["data"])
     instrument = config.get("instrument")
     cats = [instrument] if instrument else None
@@ -214,7 +207,7 @@ def evaluate_run(run_dir, n: int = 512, diversity_conditions: int = 64, seed: in
         gen = probe.generate(model, "validation")[0]
         logits = verifier.predict(gen, verbose=0)
         results["inception_score"], results["inception_score_std"] = metrics.inception_score(
-            logits, splits=10, from_logits=True
+            logits, splits=min(10, len(logits)), from_logits=True
         )
         results["frechet_distance"] = metrics.frechet_distance(
             features.predict(val["image"], verbose=0), features.predict(gen, verbose=0)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import sys
 from pathlib import Path
 
@@ -24,17 +23,6 @@ import tfav  # noqa: F401
 from tfav import tasks
 from tfav.cli import one_line_errors
 from tfav.errors import ConfigError
-
-
-def _run_task(run_dir: Path):
-    config_path = run_dir / "config.json"
-    if not config_path.exists():
-        raise ConfigError(f"{run_dir}: not a run folder (no config.json)")
-    config = json.loads(config_path.read_text())
-    task = tasks.get_task(config["task"])
-    if task.kind != "gan":
-        raise ConfigError(f"{run_dir}: '{task.name}' is not a generator run")
-    return task, config
 
 
 def sound_to_images(model, audio_path, n=8, seed=0, offset=0.0, gain=1.0,
@@ -93,11 +81,11 @@ def main(argv=None):
     if args.gains and (args.image or min(gains) <= 0):
         raise ConfigError("--gains: positive gains, for --audio only")
 
-    from tfav.train import load_trained
+    from tfav.train import load_trained, read_generator_run
     from tfav.visualize import image_grid, save_png, spectrogram_rgb, to_uint8_image
 
     run_dir = Path(args.run)
-    task, _ = _run_task(run_dir)
+    task, _ = read_generator_run(run_dir)
     source = args.audio or args.image
     if (task.direction == "s2i") != bool(args.audio):
         wanted = "--audio" if task.direction == "s2i" else "--image"

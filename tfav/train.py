@@ -42,6 +42,19 @@ def dataset_fingerprint(index) -> str:
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 
+def read_generator_run(run_dir) -> tuple[tasks.Task, dict]:
+    """The task and ``config.json`` of a GAN run folder, or a clear error."""
+    run_dir = Path(run_dir)
+    config_path = run_dir / "config.json"
+    if not config_path.exists():
+        raise ConfigError(f"{run_dir}: not a run folder (no config.json)")
+    config = json.loads(config_path.read_text())
+    task = tasks.get_task(config["task"])
+    if task.kind != "gan":
+        raise ConfigError(f"{run_dir}: '{task.name}' is not a generator run")
+    return task, config
+
+
 def load_trained(path, task_name: str, compile: bool = False):
     """A trained model from a run folder (its ``checkpoint.keras``) or a ``.keras`` file."""
     import keras
@@ -180,6 +193,11 @@ def train(
 
     epochs = epochs or task.epochs
     batch_size = batch_size or task.batch_size
+    n_train = len(index.select("train", instrument))
+    if batch_size > n_train:  # a small dataset still trains (dependencies use the defaults)
+        print(f"[tfav] {task.name}: batch size {batch_size} > {n_train} training pairs; "
+              f"using {n_train}")
+        batch_size = n_train
     keras.utils.set_random_seed(seed)
     config = {
         "task": task.name, "data": os.path.abspath(index.root), "instrument": instrument,
