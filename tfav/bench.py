@@ -296,7 +296,8 @@ def train(args):
 
         root = default_dataset()
     task = tasks.get_task("s2i_instrument")
-    encoder = tasks.encoder_of("sound_encoder", encoders.sound_classifier(13))
+    width = tasks.get_task("sound_encoder").base_filters
+    encoder = tasks.encoder_of("sound_encoder", encoders.sound_classifier(13, base_filters=width))
     hyper = tasks.Hyper(base_filters=args.base_filters)
 
     def make_model():
@@ -307,13 +308,14 @@ def train(args):
     n = len(arrays["label"])
     memory = in_memory_dataset(arrays, batch_size=args.batch, shuffle=True, seed=0,
                                wrong_pairs=task.wrong_pairs, drop_remainder=True, repeat=True)
-    memory = memory.map(tasks.model_inputs(task)).take(64).cache().repeat()  # precomputed inputs
+    # Model inputs (LMS, wrong pairs) computed once and held in memory.
+    memory = memory.map(tasks.model_inputs(task)).take(16).cache().repeat()
     steps_per_epoch = n // args.batch
     results = {}
     for name, ds in (("real pipeline", real), ("in-memory tensors", memory)):
         model = make_model()
         # A full pass first: the real pipeline decodes every file once into its cache.
-        warm = steps_per_epoch if name == "real pipeline" else 3
+        warm = steps_per_epoch if name == "real pipeline" else 16
         model.fit(ds, steps_per_epoch=warm, epochs=1, verbose=0)
         start = time.perf_counter()
         model.fit(ds, steps_per_epoch=args.steps, epochs=1, verbose=0)
