@@ -19,6 +19,7 @@ import tfav.models.projection  # noqa: F401  (registers custom layers)
 import tfav.models.soundnet  # noqa: F401
 from tfav.errors import ConfigError
 from tfav.objectives import losses
+from tfav.objectives.base import TwoOptimizerGAN
 
 
 def downsample(images, size):
@@ -27,7 +28,7 @@ def downsample(images, size):
 
 
 @keras.saving.register_keras_serializable(package="tfav")
-class DiverseGAN(keras.Model):
+class DiverseGAN(TwoOptimizerGAN):
     """Yang et al.'s model; ``fit`` on ``{"condition", "target", "wrong_target", "label"}``.
 
     ``target`` are 128x128 real images of the condition's pair and
@@ -63,11 +64,6 @@ class DiverseGAN(keras.Model):
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
         self.built = True
 
-    def compile(self, d_optimizer, g_optimizer, **kwargs):
-        super().compile(**kwargs)
-        self.d_optimizer = keras.optimizers.get(d_optimizer)
-        self.g_optimizer = keras.optimizers.get(g_optimizer)
-
     @property
     def metrics(self):
         return list(self.trackers.values())
@@ -79,6 +75,14 @@ class DiverseGAN(keras.Model):
         z = keras.Input((self.z_dim,), name="z")
         _, h = self.g64([a, z])
         return keras.Model([a, z], self.g128([a, h]), name="yang_generator")
+
+    SUB_MODELS = ("g64", "g128", "d64", "d128", "i2a", "condition_encoder")
+
+    def d_variables(self):
+        return self.d64.trainable_variables + self.d128.trainable_variables
+
+    def g_variables(self):
+        return self.g64.trainable_variables + self.g128.trainable_variables
 
     def encode(self, condition):
         if self.condition_encoder is None:
@@ -178,26 +182,6 @@ class DiverseGAN(keras.Model):
             seed=self.seed,
         )
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for key in ("g64", "g128", "d64", "d128", "i2a", "condition_encoder"):
-            if config.get(key) is not None:
-                config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)
-
-    def get_compile_config(self):
-        if not getattr(self, "compiled", False) or not hasattr(self, "d_optimizer"):
-            return None
-        ser = keras.saving.serialize_keras_object
-        return {"d_optimizer": ser(self.d_optimizer), "g_optimizer": ser(self.g_optimizer)}
-
-    def compile_from_config(self, config):
-        de = keras.saving.deserialize_keras_object
-        self.compile(d_optimizer=de(config["d_optimizer"]), g_optimizer=de(config["g_optimizer"]))
-        self.d_optimizer.build(self.d64.trainable_variables + self.d128.trainable_variables)
-        self.g_optimizer.build(self.g64.trainable_variables + self.g128.trainable_variables)
 
 
 def diverse_gan(condition_dim, num_classes, condition_encoder=None, z_dim=100, base_filters=32,

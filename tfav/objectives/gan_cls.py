@@ -14,11 +14,12 @@ from keras import ops
 
 import tfav.models  # noqa: F401  (registers the custom layers of saved sub-models)
 from tfav.errors import DataError
+from tfav.objectives.base import TwoOptimizerGAN
 from tfav.objectives.losses import gan_cls_discriminator_loss, gan_cls_generator_loss
 
 
 @keras.saving.register_keras_serializable(package="tfav")
-class ConditionalGAN(keras.Model):
+class ConditionalGAN(TwoOptimizerGAN):
     """GAN-CLS training of a conditional generator (Chen et al. 2017, sec. 3.2).
 
     Per batch: the frozen encoder turns ``condition`` into the 128-d encoding
@@ -74,12 +75,6 @@ class ConditionalGAN(keras.Model):
         self.fake_score_tracker = keras.metrics.Mean(name="fake_score")
         # The sub-models are built functional models; nothing is left to build.
         self.built = True
-
-    def compile(self, d_optimizer, g_optimizer, **kwargs):
-        """Set one optimizer per network (Adam 2e-4, beta_1 0.5 in DCGAN/GAN-CLS)."""
-        super().compile(**kwargs)
-        self.d_optimizer = keras.optimizers.get(d_optimizer)
-        self.g_optimizer = keras.optimizers.get(g_optimizer)
 
     @property
     def metrics(self):
@@ -188,26 +183,3 @@ class ConditionalGAN(keras.Model):
             g_steps=self.g_steps,
         )
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for key in ("generator", "discriminator", "condition_encoder"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)
-
-    def get_compile_config(self):
-        if not getattr(self, "compiled", False) or not hasattr(self, "d_optimizer"):
-            return None
-        return {
-            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
-            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
-        }
-
-    def compile_from_config(self, config):
-        d_optimizer = keras.saving.deserialize_keras_object(config["d_optimizer"])
-        g_optimizer = keras.saving.deserialize_keras_object(config["g_optimizer"])
-        self.compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer)
-        # Create the slot variables now so the saved optimizer state loads into them.
-        self.d_optimizer.build(self.discriminator.trainable_variables)
-        self.g_optimizer.build(self.generator.trainable_variables)

@@ -25,6 +25,7 @@ import tfav.models.projection  # noqa: F401
 import tfav.models.soundnet  # noqa: F401
 from tfav.errors import ConfigError
 from tfav.objectives import losses
+from tfav.objectives.base import TwoOptimizerGAN
 
 #: Table 4 rows (b)-(g) as switches; each row adds to the one before.
 ABLATIONS = {
@@ -47,7 +48,7 @@ def ablation(name: str) -> dict:
 
 
 @keras.saving.register_keras_serializable(package="tfav")
-class SceneGAN(keras.Model):
+class SceneGAN(TwoOptimizerGAN):
     """Conditional GAN from a sound vector (Wan et al. 2019, eqs. 1-2, Table 4).
 
     Per batch ``{"condition", "target"[, "label"]}``: the frozen
@@ -99,12 +100,6 @@ class SceneGAN(keras.Model):
             names.append("gradient_penalty")
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
         self.built = True
-
-    def compile(self, d_optimizer, g_optimizer, **kwargs):
-        """One Adam per network (Adam 2e-4 in the paper)."""
-        super().compile(**kwargs)
-        self.d_optimizer = keras.optimizers.get(d_optimizer)
-        self.g_optimizer = keras.optimizers.get(g_optimizer)
 
     @property
     def metrics(self):
@@ -227,25 +222,6 @@ class SceneGAN(keras.Model):
         )
         return config
 
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for key in ("generator", "discriminator", "condition_encoder"):
-            if config.get(key) is not None:
-                config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)
-
-    def get_compile_config(self):
-        if not getattr(self, "compiled", False) or not hasattr(self, "d_optimizer"):
-            return None
-        ser = keras.saving.serialize_keras_object
-        return {"d_optimizer": ser(self.d_optimizer), "g_optimizer": ser(self.g_optimizer)}
-
-    def compile_from_config(self, config):
-        de = keras.saving.deserialize_keras_object
-        self.compile(d_optimizer=de(config["d_optimizer"]), g_optimizer=de(config["g_optimizer"]))
-        self.d_optimizer.build(self.discriminator.trainable_variables)
-        self.g_optimizer.build(self.generator.trainable_variables)
 
 
 def scene_gan(condition_dim, num_classes, ablation_name="ac", condition_encoder=None, z_dim=10,
