@@ -233,7 +233,8 @@ def make_dataset(task: Task, root, split: str, *, categories=None, batch_size=64
 class Hyper:
     """Hyperparameters a user (or a tuner) may change."""
 
-    learning_rate: float | None = None  # None: the task's default
+    learning_rate: float | None = None  # None: the task's default (of G for GANs)
+    d_learning_rate: float | None = None  # GANs: None = learning_rate
     beta_1: float = 0.5
     z_dim: int = 100
     base_filters: int | None = None  # None: the task's default
@@ -310,7 +311,7 @@ def build_model(task: Task, num_classes: int, hyper: Hyper, encoder=None, image_
         use_wrong_pairs=task.wrong_pairs is not None, g_steps=hyper.g_steps, seed=seed,
     )
     model.compile(
-        d_optimizer=keras.optimizers.Adam(lr, beta_1=hyper.beta_1),
+        d_optimizer=keras.optimizers.Adam(hyper.d_learning_rate or lr, beta_1=hyper.beta_1),
         g_optimizer=keras.optimizers.Adam(lr, beta_1=hyper.beta_1),
     )
     return model
@@ -328,6 +329,8 @@ def _build_a2i(task, num_classes, hyper, soundnet, image_size, seed, lr, bf):
     Args:
         soundnet: a trained or weight-loaded SoundNet-8, for ``features="soundnet"``.
     """
+    import keras
+
     from tfav.models.soundnet import feature_dim, sound_feature_encoder
     from tfav.objectives.scene_gan import scene_gan
 
@@ -335,15 +338,21 @@ def _build_a2i(task, num_classes, hyper, soundnet, image_size, seed, lr, bf):
     if task.name == "a2i_diverse":
         from tfav.objectives.diverse_gan import diverse_gan
 
-        return diverse_gan(
+        model = diverse_gan(
             feature_dim(encoder), num_classes, condition_encoder=encoder, z_dim=hyper.z_dim,
             base_filters=bf, learning_rate=lr, beta_1=hyper.beta_1, seed=seed,
+            g_steps=hyper.g_steps,
         )
-    return scene_gan(
-        feature_dim(encoder), num_classes, hyper.ablation, condition_encoder=encoder,
-        z_dim=hyper.z_dim, base_filters=bf, image_size=image_size, g_steps=hyper.g_per_d,
-        learning_rate=lr, beta_1=hyper.beta_1, seed=seed,
-    )
+    else:
+        model = scene_gan(
+            feature_dim(encoder), num_classes, hyper.ablation, condition_encoder=encoder,
+            z_dim=hyper.z_dim, base_filters=bf, image_size=image_size, g_steps=hyper.g_per_d,
+            learning_rate=lr, beta_1=hyper.beta_1, seed=seed,
+        )
+    if hyper.d_learning_rate and hyper.d_learning_rate != lr:
+        model.compile(d_optimizer=keras.optimizers.Adam(hyper.d_learning_rate, beta_1=hyper.beta_1),
+                      g_optimizer=model.g_optimizer)
+    return model
 
 
 def fit_sound_vector(model, dataset, batches: int = 8, i2a_epochs: int = 3):

@@ -10,21 +10,32 @@ A run folder holds ``config.json``, ``checkpoint.keras`` + ``state.json``
 (written atomically after every epoch; ``--resume`` continues from them),
 ``samples/epoch_NNN.png``, TensorBoard ``logs/``, the final model
 (``generator.keras`` for GANs, ``model.keras`` otherwise) and ``summary.json``.
+
+``--config FILE`` reads hyperparameters (``tfav.tasks.Hyper`` fields) and
+``epochs``/``batch_size`` from JSON, e.g. the ``best_config.json`` of
+``python -m tfav.tune``; options given on the command line win.
+``--strategy mirrored|multiworker`` trains on several devices or machines
+(``tfav.distribute``); ``--batch-size`` is then the global batch.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import tfav  # noqa: F401  (selects the Keras backend before keras is imported)
-from tfav import tasks
+from tfav import distribute, tasks
 from tfav.cli import one_line_errors
 from tfav.errors import ConfigError, DataError, TfavError
 
@@ -73,12 +84,26 @@ def load_trained(path, task_name: str, compile: bool = False):
         raise ConfigError(f"{file}: cannot load a {task_name} model ({e})") from e
 
 
+@contextlib.contextmanager
+def _exclusive(path: Path):
+    """Hold an exclusive lock on ``path`` (a lock file) while the block runs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def dependency(task_name: str, data_root, index, explicit=None, seed=0, log=print,
                instrument=None):
     """A trained model for ``task_name``: given, cached, or trained now (and cached).
 
     Encoders and the verifier learn from all categories; the pose regressor
-    learns the one ``instrument`` whose pose it measures.
+    learns the one ``instrument`` whose pose it measures. Processes sharing the
+    cache (tuner workers, distributed workers) train a missing model once: the
+    others wait for it and reuse it.
     """
     if explicit:
         log(f"[tfav] using {task_name} from {explicit}")
@@ -87,12 +112,13 @@ def dependency(task_name: str, data_root, index, explicit=None, seed=0, log=prin
         instrument = None
     name = task_name + (f"-{instrument}" if instrument else "")
     run_dir = cache_root() / "models" / dataset_fingerprint(index) / name
-    if (run_dir / "summary.json").exists():
-        log(f"[tfav] reusing cached {name}: {run_dir}")
-    else:
-        log(f"[tfav] training {name} first (cached in {run_dir})")
-        train(task_name, data=data_root, instrument=instrument, out=run_dir, resume=True,
-              seed=seed, evaluate=False)
+    with _exclusive(run_dir.with_name(f".{name}.lock")):
+        if (run_dir / "summary.json").exists():
+            log(f"[tfav] reusing cached {name}: {run_dir}")
+        else:
+            log(f"[tfav] training {name} first (cached in {run_dir})")
+            train(task_name, data=data_root, instrument=instrument, out=run_dir, resume=True,
+                  seed=seed, evaluate=False, strategy="default")
     return load_trained(run_dir, task_name)
 
 
@@ -141,16 +167,22 @@ def train(
     encoders: dict | None = None,
     evaluate: bool = True,
     verbose: int = 1,
+    strategy=None,
 ) -> Path:
     """Train ``task_name`` and return its run folder (see the module docstring).
 
     Args:
         data: a pair folder; ``None`` builds/uses the embedded dataset.
         instrument: restrict to one category (required by ``s2i_pose``).
+        batch_size: the global batch (split over the replicas of ``strategy``).
         steps_per_epoch: cap on batches per epoch (quick runs and tests).
         encoders: ``{task_name: path}`` of trained encoders/evaluators to use.
         evaluate: for GANs, measure generated samples every epoch with the
             verifier (and pose regressor), training them first if needed.
+        strategy: a ``tf.distribute.Strategy`` or a name of
+            ``tfav.distribute.STRATEGIES``; ``None``: the current one. Under
+            ``multiworker`` only the chief writes ``out``; the other workers
+            write to a scratch folder that is removed at the end.
     """
     import keras
     import tensorflow as tf
@@ -165,6 +197,13 @@ def train(
     from tfav.data.layout import index_pairs
 
     task = tasks.get_task(task_name)
+    if strategy is None or isinstance(strategy, str):
+        strategy = distribute.make_strategy(strategy) if strategy else tf.distribute.get_strategy()
+    replicas = strategy.num_replicas_in_sync
+    if distribute.num_workers(strategy) > 1 and task.kind != "gan":
+        # Keras 3 fit cannot build a compiled model from a batch split over workers.
+        raise ConfigError(f"--strategy multiworker: trains GAN tasks; train {task.name} "
+                          "with --strategy default or mirrored")
     hyper = hyper or tasks.Hyper()
     encoders = encoders or {}
     if data is None:
@@ -189,6 +228,13 @@ def train(
     state = read_state(run_dir)
     if state["epoch"] and not resume:
         raise ConfigError(f"{run_dir}: holds a run already; pass --resume to continue it")
+    out_dir, chief = run_dir, distribute.is_chief(strategy)
+    if not chief:  # one writer per run folder; a worker resumes from the chief's checkpoint
+        run_dir = Path(tempfile.mkdtemp(prefix="tfav-worker-"))
+        atexit.register(shutil.rmtree, run_dir, True)  # also when training fails
+        for name in ("checkpoint.keras", "state.json") if state["epoch"] else ():
+            shutil.copy(out_dir / name, run_dir / name)
+        evaluate = False
     run_dir.mkdir(parents=True, exist_ok=True)
 
     epochs = epochs or task.epochs
@@ -199,11 +245,15 @@ def train(
               f"using {n_train}")
         batch_size = n_train
     keras.utils.set_random_seed(seed)
+    if batch_size % replicas:
+        raise ConfigError(f"--batch-size {batch_size} does not split over {replicas} replicas")
     config = {
         "task": task.name, "data": os.path.abspath(index.root), "instrument": instrument,
         "categories": list(index.categories), "epochs": epochs, "batch_size": batch_size,
         "seed": seed, "hyper": dataclasses.asdict(hyper),
     }  # fmt: skip
+    if replicas > 1:
+        config["replicas"] = replicas
     (run_dir / "config.json").write_text(json.dumps(config, indent=1))
 
     log = print if verbose else (lambda *a: None)
@@ -238,19 +288,24 @@ def train(
     if steps_per_epoch:
         train_ds = train_ds.take(steps_per_epoch)
         val_ds = val_ds.take(steps_per_epoch) if val_ds is not None else None
+    if distribute.num_workers(strategy) > 1:
+        train_ds = distribute.shard_by_data(train_ds)
+        val_ds = distribute.shard_by_data(val_ds) if val_ds is not None else None
 
-    if state["epoch"]:
-        log(f"[tfav] resuming {run_dir} after epoch {state['epoch']}")
-        model = load_trained(run_dir, task.name, compile=True)
-    else:
-        model = tasks.build_model(
-            task, len(index.categories), hyper, encoder=condition_encoder, seed=seed,
-            image_size=task.image_size,
-        )
-        if task.kind == "gan" and task.condition == "waveform":
-            i2a_mse = tasks.fit_sound_vector(model, train_ds)
-            if i2a_mse is not None:
-                log(f"[tfav] I2A pretrained on the training pairs: mse {i2a_mse:.4f}")
+    with strategy.scope():  # variables and optimizer slots mirrored on every replica
+        if state["epoch"]:
+            log(f"[tfav] resuming {run_dir} after epoch {state['epoch']}")
+            model = load_trained(run_dir, task.name, compile=True)
+        else:
+            model = tasks.build_model(
+                task, len(index.categories), hyper, encoder=condition_encoder, seed=seed,
+                image_size=task.image_size,
+            )
+            if task.kind == "gan" and task.condition == "waveform":
+                i2a_mse = tasks.fit_sound_vector(model, train_ds)
+                if i2a_mse is not None:
+                    log(f"[tfav] I2A pretrained on the training pairs: mse {i2a_mse:.4f}")
+        distribute.prepare(model, strategy)
 
     history = state["history"]
     guard = NanGuard()
@@ -271,7 +326,7 @@ def train(
         log(f"[tfav] {task.name}: {task.description}; run folder {run_dir}")
         model.fit(
             train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=state["epoch"],
-            callbacks=callbacks, verbose=verbose, shuffle=False,
+            callbacks=callbacks, verbose=verbose if chief else 0, shuffle=False,
         )
     if guard.failure:
         raise TfavError(
@@ -296,32 +351,75 @@ def train(
         "keras": keras.__version__,
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+    if not chief:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return out_dir
     log(f"[tfav] done: {final_path}")
     return run_dir
 
 
+#: What a ``--config`` file may set besides the fields of :class:`tfav.tasks.Hyper`.
+CONFIG_KEYS = ("task", "instrument", "epochs", "batch_size", "steps_per_epoch", "seed")
+_JSON_TYPES = {"float": (int, float), "int": (int,), "bool": (bool,), "str": (str,)}
+
+
+def read_config(path) -> dict:
+    """A ``--config`` JSON file: ``Hyper`` fields and :data:`CONFIG_KEYS`, checked."""
+    path = Path(path)
+    try:
+        config = json.loads(path.read_text())
+    except FileNotFoundError as e:
+        raise ConfigError(f"{path}: no such config file") from e
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path}: not valid JSON ({e.msg}, line {e.lineno})") from e
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path}: expected a JSON object of option names and values")
+    types = {f.name: str(f.type) for f in dataclasses.fields(tasks.Hyper)}
+    types.update(task="str", instrument="str | None", epochs="int", batch_size="int",
+                 steps_per_epoch="int | None", seed="int")
+    for key, value in config.items():
+        if key not in types:
+            raise ConfigError(f"{path}: unknown key '{key}' (known: {', '.join(types)})")
+        allowed = types[key].split(" | ")
+        ok = (value is None and "None" in allowed) or any(
+            isinstance(value, _JSON_TYPES[t]) and (t == "bool" or not isinstance(value, bool))
+            for t in allowed if t in _JSON_TYPES
+        )
+        if not ok:
+            raise ConfigError(f"{path}: '{key}' must be {types[key]}, got {value!r}")
+    return config
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m tfav.train", description=__doc__.split("\n")[0])
-    p.add_argument("--task", required=True, choices=list(tasks.TASKS))
+    p.add_argument("--task", choices=list(tasks.TASKS), help="required unless --config names it")
+    p.add_argument("--config", metavar="JSON", help="hyperparameters, epochs and batch size "
+                   "from a file (e.g. tune's best_config.json); explicit options override it")
     p.add_argument("--instrument", help="one category (required by s2i_pose)")
     p.add_argument("--data", help="pair folder (default: the embedded dataset, built once)")
     p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
+    p.add_argument("--batch-size", type=int, help="global batch (split over --strategy replicas)")
     p.add_argument("--out", help="run folder (default: runs/<task>[-<instrument>]/<time>)")
     p.add_argument("--resume", action="store_true", help="continue --out (or the latest run)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--learning-rate", type=float)
+    p.add_argument("--seed", type=int, help="default 0")
+    p.add_argument("--strategy", default="default", choices=distribute.STRATEGIES,
+                   help="default: one device; mirrored: all local GPUs; multiworker: the "
+                   "machines of TF_CONFIG")
+    p.add_argument("--learning-rate", type=float, help="Adam learning rate (of G for GANs)")
+    p.add_argument("--d-learning-rate", type=float, help="GANs: D's (default: G's)")
+    p.add_argument("--beta-1", type=float, help="Adam beta_1 of GANs (default 0.5)")
     p.add_argument("--base-filters", type=int, help="channel unit (default: the task's)")
-    p.add_argument("--z-dim", type=int, default=100)
-    p.add_argument("--spectral-norm", action="store_true")
-    p.add_argument("--ablation", default="ac",
-                   choices=("wgan_gp", "cgan", "sn", "hinge", "projection", "ac"),
+    p.add_argument("--z-dim", type=int, help="noise width (default 100)")
+    p.add_argument("--spectral-norm", action=argparse.BooleanOptionalAction,
+                   help="spectral norm in Chen discriminators (default off)")
+    p.add_argument("--g-steps", type=int, help="Chen and a2i_diverse GANs: generator steps per "
+                   "discriminator step (default 1)")
+    p.add_argument("--ablation", choices=("wgan_gp", "cgan", "sn", "hinge", "projection", "ac"),
                    help="a2i_scene: Wan et al. Table 4 row (b)-(g) (default ac, the full model)")
-    p.add_argument("--features", default="fbank",
-                   choices=("spectrogram", "fbank", "mfcc", "soundnet"),
+    p.add_argument("--features", choices=("spectrogram", "fbank", "mfcc", "soundnet"),
                    help="a2i tasks: sound vector (Wan et al. Table 2; default fbank)")
-    p.add_argument("--g-per-d", type=int, default=5,
-                   help="a2i tasks: generator steps per discriminator step (default 5)")
+    p.add_argument("--g-per-d", type=int,
+                   help="a2i_scene: generator steps per discriminator step (default 5)")
     p.add_argument("--soundnet-weights", metavar="NPY", help="published sound8.npy for "
                    "--features soundnet (else SoundNet-8 is trained on the labels)")
     p.add_argument("--soundnet-allow-pickle", action="store_true",
@@ -338,11 +436,21 @@ def parse_args(argv=None):
 @one_line_errors
 def main(argv=None):
     args = parse_args(argv)
-    hyper = tasks.Hyper(
-        learning_rate=args.learning_rate, base_filters=args.base_filters, z_dim=args.z_dim,
-        spectral_norm=args.spectral_norm, ablation=args.ablation, features=args.features,
-        g_per_d=args.g_per_d,
-    )
+    # MultiWorkerMirroredStrategy must exist before TensorFlow runs anything.
+    strategy = distribute.make_strategy(args.strategy)
+    config = read_config(args.config) if args.config else {}
+
+    def option(name, default=None):  # the command line, else the config file, else default
+        value = getattr(args, name)
+        return value if value is not None else config.get(name, default)
+
+    task = option("task")
+    if task is None:
+        raise ConfigError("--task is required (or a --config that names the task)")
+    hyper = tasks.Hyper(**{
+        f.name: option(f.name) for f in dataclasses.fields(tasks.Hyper)
+        if option(f.name) is not None
+    })  # fmt: skip
     encoders = {
         name: getattr(args, name)
         for name in ("sound_encoder", "image_encoder", "sound_autoencoder", "pose_regressor",
@@ -352,10 +460,10 @@ def main(argv=None):
     if args.soundnet_allow_pickle:
         encoders["allow_pickle"] = True
     train(
-        args.task, data=args.data, instrument=args.instrument, epochs=args.epochs,
-        batch_size=args.batch_size, out=args.out, resume=args.resume, seed=args.seed,
-        hyper=hyper, steps_per_epoch=args.steps_per_epoch, encoders=encoders,
-        evaluate=not args.no_eval,
+        task, data=args.data, instrument=option("instrument"), epochs=option("epochs"),
+        batch_size=option("batch_size"), out=args.out, resume=args.resume,
+        seed=option("seed", 0), hyper=hyper, steps_per_epoch=option("steps_per_epoch"),
+        encoders=encoders, evaluate=not args.no_eval, strategy=strategy,
     )
     return 0
 

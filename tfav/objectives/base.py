@@ -1,6 +1,7 @@
-"""What every GAN objective shares: two optimizers and sub-model (de)serialisation."""
+"""What every GAN objective shares: two optimizers, sub-model (de)serialisation, replicas."""
 
 import keras
+import tensorflow as tf
 
 
 class TwoOptimizerGAN(keras.Model):
@@ -19,6 +20,41 @@ class TwoOptimizerGAN(keras.Model):
         super().compile(**kwargs)
         self.d_optimizer = keras.optimizers.get(d_optimizer)
         self.g_optimizer = keras.optimizers.get(g_optimizer)
+
+    @staticmethod
+    def scaled_loss(loss, optimizer):
+        """The loss to differentiate in a replica of a ``tf.distribute`` strategy.
+
+        Optimizers sum gradients over replicas, and each replica's loss is a
+        mean over its share of the global batch; dividing by the number of
+        replicas makes the sum the gradient of the mean over the global batch.
+        ``optimizer.scale_loss`` applies a mixed-precision loss scale (if any).
+        """
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if replicas > 1:
+            loss = loss / replicas
+        return optimizer.scale_loss(loss)
+
+    @staticmethod
+    def replica_noise(batch_size, z_dim, seed):
+        """Noise ``[batch_size, z_dim]`` for this replica: its rows of one global draw.
+
+        The seed state is mirrored, so a plain draw would give every replica
+        the same noise; drawing for the global batch and slicing gives each
+        replica different noise, and one device the same rows.
+        """
+        context = tf.distribute.get_replica_context()
+        replicas = context.num_replicas_in_sync if context is not None else 1
+        if replicas == 1:
+            return keras.random.normal((batch_size, z_dim), seed=seed)
+        z = keras.random.normal((batch_size * replicas, z_dim), seed=seed)
+        start = context.replica_id_in_sync_group * batch_size
+        return z[start : start + batch_size]
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Nothing to build before ``fit``: sub-models are built, :meth:`build_optimizers`
+        creates the slots. (Under ``tf.distribute``, Keras' version draws an extra batch,
+        which shifts shuffled epochs, and cannot reduce dict batches across workers.)"""
 
     def d_variables(self):
         return self.discriminator.trainable_variables
@@ -44,5 +80,12 @@ class TwoOptimizerGAN(keras.Model):
         de = keras.saving.deserialize_keras_object
         self.compile(d_optimizer=de(config["d_optimizer"]), g_optimizer=de(config["g_optimizer"]))
         # Create the slot variables now so the saved optimizer state loads into them.
-        self.d_optimizer.build(self.d_variables())
-        self.g_optimizer.build(self.g_variables())
+        self.build_optimizers()
+
+    def build_optimizers(self):
+        """Create the optimizers' slot variables (under a ``tf.distribute`` scope, they
+        must exist before the first step: replicas cannot create them lazily)."""
+        for optimizer, variables in ((self.d_optimizer, self.d_variables()),
+                                     (self.g_optimizer, self.g_variables())):
+            if not optimizer.built:
+                optimizer.build(variables)

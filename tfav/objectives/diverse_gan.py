@@ -90,8 +90,7 @@ class DiverseGAN(TwoOptimizerGAN):
         return ops.stop_gradient(self.condition_encoder(condition, training=False))
 
     def _noise(self, n, seed=None):
-        return keras.random.normal((n, self.z_dim),
-                                   seed=self.seed_generator if seed is None else seed)
+        return self.replica_noise(n, self.z_dim, self.seed_generator if seed is None else seed)
 
     def _generate(self, a, z, training):
         i64, h = self.g64([a, z], training=training)
@@ -131,15 +130,17 @@ class DiverseGAN(TwoOptimizerGAN):
         fakes = self._generate(a, self._noise(n), training=True)
         with tf.GradientTape() as tape:
             d_loss, scores = self._d_loss(batch, a, fakes)
+            scaled = self.scaled_loss(d_loss, self.d_optimizer)
         weights = self.d64.trainable_weights + self.d128.trainable_weights
-        self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, weights), weights,
+        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights,
                                              strict=True))
         for _ in range(self.g_steps):
             with tf.GradientTape() as tape:
                 fakes = self._generate(a, self._noise(n), training=True)
                 g_loss, con, cls = self._g_loss(batch, a, fakes)
+                scaled = self.scaled_loss(g_loss, self.g_optimizer)
             weights = self.g64.trainable_weights + self.g128.trainable_weights
-            self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, weights), weights,
+            self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights,
                                                  strict=True))
         return self._track(d_loss, g_loss, con, cls, scores[1])
 

@@ -84,8 +84,8 @@ class ConditionalGAN(TwoOptimizerGAN):
         return [*trackers, self.fake_score_tracker]
 
     def _noise(self, batch_size, seed=None):
-        return keras.random.normal(
-            (batch_size, self.z_dim), seed=self.seed_generator if seed is None else seed
+        return self.replica_noise(
+            batch_size, self.z_dim, self.seed_generator if seed is None else seed
         )
 
     def _encode(self, condition):
@@ -122,8 +122,9 @@ class ConditionalGAN(TwoOptimizerGAN):
         with tf.GradientTape() as tape:
             real, wrong, fake_logits = self._scores(batch, encoding, fake, training=True)
             d_loss = gan_cls_discriminator_loss(real, wrong, fake_logits)
+            scaled = self.scaled_loss(d_loss, self.d_optimizer)
         d_weights = self.discriminator.trainable_weights
-        d_grads = tape.gradient(d_loss, d_weights)
+        d_grads = tape.gradient(scaled, d_weights)
         self.d_optimizer.apply_gradients(zip(d_grads, d_weights, strict=True))
 
         for _ in range(self.g_steps):
@@ -133,8 +134,9 @@ class ConditionalGAN(TwoOptimizerGAN):
                 g_loss = gan_cls_generator_loss(
                     self.discriminator([fake, encoding], training=True)
                 )
+                scaled = self.scaled_loss(g_loss, self.g_optimizer)
             g_weights = self.generator.trainable_weights
-            g_grads = tape.gradient(g_loss, g_weights)
+            g_grads = tape.gradient(scaled, g_weights)
             self.g_optimizer.apply_gradients(zip(g_grads, g_weights, strict=True))
         return self._track(d_loss, g_loss, real, wrong, fake_logits)
 

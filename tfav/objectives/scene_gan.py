@@ -106,8 +106,7 @@ class SceneGAN(TwoOptimizerGAN):
         return list(self.trackers.values())
 
     def _noise(self, n, seed=None):
-        return keras.random.normal((n, self.z_dim), seed=self.seed_generator if seed is None
-                                   else seed)
+        return self.replica_noise(n, self.z_dim, self.seed_generator if seed is None else seed)
 
     def encode(self, condition):
         """The sound vector ``s`` of a batch of conditions."""
@@ -169,15 +168,17 @@ class SceneGAN(TwoOptimizerGAN):
             fake = self.generator([s, self._noise(n)], training=True)
             with tf.GradientTape() as tape:
                 d_loss, real, fake_score, class_loss, gp = self.discriminator_loss(batch, s, fake)
+                scaled = self.scaled_loss(d_loss, self.d_optimizer)
             weights = self.discriminator.trainable_weights
-            self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, weights), weights,
+            self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights,
                                                  strict=True))
         for _ in range(self.g_steps):
             with tf.GradientTape() as tape:
                 fake = self.generator([s, self._noise(n)], training=True)
                 g_loss = self.generator_loss(batch, s, fake)
+                scaled = self.scaled_loss(g_loss, self.g_optimizer)
             weights = self.generator.trainable_weights
-            self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, weights), weights,
+            self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights,
                                                  strict=True))
         return self._track(d_loss, g_loss, real, fake_score, class_loss, gp)
 
