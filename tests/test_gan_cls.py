@@ -166,3 +166,28 @@ def test_i2s_without_wrong_pairs_and_g_steps():
     with_wrong = ConditionalGAN(g, d, encoder, z_dim=Z)
     with pytest.raises(DataError, match="wrong_target"):
         with_wrong.test_step(data)
+
+
+def test_averaged_generator_follows_the_warm_up_moving_average():
+    encoder = encoders.encoder_from_classifier(
+        encoders.sound_classifier(3, base_filters=2, hidden_units=8))
+    g = generators.sound_to_image_generator(z_dim=Z, base_filters=4, upsampling="resize")
+    d = discriminators.sound_to_image_discriminator(base_filters=4)
+    gan = ConditionalGAN(g, d, encoder, z_dim=Z, seed=0, generator_average=0.9)
+    gan.compile(d_optimizer=_adam(), g_optimizer=_adam())
+    w0 = _weights(g)
+    assert _changed(w0, gan.averaged_generator) == 0.0
+    data = {k: v[:4] for k, v in _s2i_data().items()}
+    gan.fit(tf.data.Dataset.from_tensor_slices(data).batch(4), epochs=1, verbose=0)
+    w1 = _weights(g)
+    assert _changed(w0, g) > 1e-4
+    # One generator step: t = 1, momentum min(0.9, 2 / 11).
+    m = 2.0 / 11.0
+    for a, b, avg in zip(w0, w1, gan.averaged_generator.weights, strict=True):
+        np.testing.assert_allclose(np.asarray(avg), m * a + (1 - m) * b, atol=1e-6)
+    # Samples come from the averaged weights, not the trained ones.
+    cond, z = data["condition"][:2], tf.ones((2, Z))
+    sample = np.asarray(gan.generate(cond, z=z))
+    enc = gan.condition_encoder(cond)
+    np.testing.assert_allclose(sample, gan.averaged_generator([enc, z]), atol=1e-6)
+    assert np.abs(sample - np.asarray(g([enc, z]))).max() > 1e-5

@@ -228,7 +228,7 @@ def export(args):
 
     source = f"run {args.run_dir}" if args.run_dir else "untrained"
     print(
-        f"S2I export, generator base_filters {generator.get_layer('up1_deconv').filters // 4}, "
+        f"S2I export, generator base_filters {generator.get_layer('project').units // 128}, "
         f"z_dim {gan.z_dim}, {source}; median of "
         f"{args.repeats} calls; {os.cpu_count()} CPU cores (load average "
         f"{os.getloadavg()[0]:.1f})"

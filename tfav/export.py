@@ -267,7 +267,7 @@ def _gan_archive(gan, direction):
     from tfav import audio, tasks
     from tfav.models.generators import resize_spectrogram
 
-    encoder, generator, z_dim = gan.condition_encoder, gan.generator, int(gan.z_dim)
+    encoder, generator, z_dim = gan.condition_encoder, gan.sampling_generator, int(gan.z_dim)
     # Endpoints track the variables they use. (Tracking the models as well
     # would store every weight twice: Keras wrappers and TF variables.)
     archive = keras.export.ExportArchive()

@@ -240,6 +240,11 @@ class Hyper:
     base_filters: int | None = None  # None: the task's default
     spectral_norm: bool = False
     g_steps: int = 1
+    # Chen GANs: how G upsamples (``tfav.models.generators.UPSAMPLING``; the paper's
+    # "deconv" leaves pixel speckle for thousands of steps) and the momentum of the
+    # generator weight average samples are drawn from (0 = the paper's raw weights).
+    upsampling: str = "resize"
+    generator_average: float = 0.999
     # a2i tasks (Wan et al. 2019): Table 4 row, Table 2 sound feature, steps per D step.
     ablation: str = "ac"
     features: str = "fbank"
@@ -294,7 +299,8 @@ def build_model(task: Task, num_classes: int, hyper: Hyper, encoder=None, image_
         raise ConfigError(f"task '{task.name}' needs a trained {task.encoder}")
     if task.direction == "s2i":
         generator = generators.sound_to_image_generator(
-            z_dim=hyper.z_dim, base_filters=bf, image_size=image_size
+            z_dim=hyper.z_dim, base_filters=bf, image_size=image_size,
+            upsampling=hyper.upsampling,
         )
         discriminator = discriminators.sound_to_image_discriminator(
             base_filters=bf, image_size=image_size, spectral_norm=hyper.spectral_norm,
@@ -309,6 +315,7 @@ def build_model(task: Task, num_classes: int, hyper: Hyper, encoder=None, image_
     model = ConditionalGAN(
         generator, discriminator, encoder, z_dim=hyper.z_dim,
         use_wrong_pairs=task.wrong_pairs is not None, g_steps=hyper.g_steps, seed=seed,
+        generator_average=hyper.generator_average,
     )
     model.compile(
         d_optimizer=keras.optimizers.Adam(hyper.d_learning_rate or lr, beta_1=hyper.beta_1),

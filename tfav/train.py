@@ -333,7 +333,7 @@ def train(
             f"{run_dir}: training diverged ({guard.failure}); the last good checkpoint is "
             f"epoch {len(history)} — lower --learning-rate and --resume"
         )
-    final = model.generator if task.kind == "gan" else model
+    final = model.sampling_generator if task.kind == "gan" else model
     from tfav.callbacks import save_model_atomically
 
     final_path = run_dir / ("generator.keras" if task.kind == "gan" else "model.keras")
@@ -412,6 +412,10 @@ def parse_args(argv=None):
     p.add_argument("--z-dim", type=int, help="noise width (default 100)")
     p.add_argument("--spectral-norm", action=argparse.BooleanOptionalAction,
                    help="spectral norm in Chen discriminators (default off)")
+    p.add_argument("--upsampling", choices=("resize", "deconv"), help="S2I generator: "
+                   "resize-convolution (default) or the paper's transposed convolution")
+    p.add_argument("--generator-average", type=float, metavar="MOMENTUM", help="Chen GANs: "
+                   "sample from a moving average of G's weights (default 0.999; 0 = off)")
     p.add_argument("--g-steps", type=int, help="Chen and a2i_diverse GANs: generator steps per "
                    "discriminator step (default 1)")
     p.add_argument("--ablation", choices=("wgan_gp", "cgan", "sn", "hinge", "projection", "ac"),

@@ -22,10 +22,32 @@ def _compress(encoding, compressed_dim, name="phi"):
     return layers.LeakyReLU(0.2, name=f"{name}_lrelu")(x)
 
 
-def _up_block(x, filters, name, strides=2, kernel=4):
-    x = layers.Conv2DTranspose(
-        filters, kernel, strides=strides, padding="same", use_bias=False, name=f"{name}_deconv"
+#: How a generator doubles its map: ``deconv``, the paper's 4x4 stride-2 transposed
+#: convolution, or ``resize``, nearest-neighbour upsampling then a 3x3 convolution
+#: (Odena et al. 2016, "Deconvolution and Checkerboard Artifacts"), which avoids
+#: the uneven kernel overlap that leaves pixel-level speckle in early training.
+UPSAMPLING = ("deconv", "resize")
+
+
+def _upsample(x, filters, name, upsampling, use_bias=False, activation=None):
+    if upsampling == "resize":
+        # Resizing to a static size (not UpSampling2D, whose dynamic output shape
+        # keeps TFLite from converting the next convolution to a builtin op).
+        x = layers.Resizing(
+            2 * x.shape[1], 2 * x.shape[2], interpolation="nearest", name=f"{name}_resize"
+        )(x)
+        return layers.Conv2D(
+            filters, 3, padding="same", use_bias=use_bias, activation=activation,
+            name=f"{name}_conv",
+        )(x)
+    return layers.Conv2DTranspose(
+        filters, 4, strides=2, padding="same", use_bias=use_bias, activation=activation,
+        name=f"{name}_deconv",
     )(x)
+
+
+def _up_block(x, filters, name, upsampling="deconv"):
+    x = _upsample(x, filters, name, upsampling)
     x = layers.BatchNormalization(name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
 
@@ -47,6 +69,7 @@ def sound_to_image_generator(
     compressed_dim: int = 64,
     base_filters: int = 64,
     image_size: int = 64,
+    upsampling: str = "deconv",
     name: str = "sound_to_image_generator",
 ) -> keras.Model:
     """S2I generator ``G_{S->I}(z, phi(A))`` (Chen et al. sec. 3.1).
@@ -55,6 +78,8 @@ def sound_to_image_generator(
     ``8 * base_filters`` channels; stride-2 4x4 transposed convolutions with
     batch norm and ReLU halve the channels while doubling the side, and the
     last one produces RGB with tanh. ``image_size=128`` adds one block.
+    ``upsampling="resize"`` replaces each transposed convolution by
+    nearest-neighbour upsampling and a 3x3 convolution (``UPSAMPLING``).
 
     Args:
         encoding_dim: Width of the sound encoding.
@@ -62,6 +87,7 @@ def sound_to_image_generator(
         compressed_dim: Width of ``phi(A)``.
         base_filters: Channels of the last hidden block (64 in DCGAN).
         image_size: 64 or 128 (any power of two >= 8).
+        upsampling: ``"deconv"`` (the paper) or ``"resize"``.
         name: Model name.
 
     Returns:
@@ -77,16 +103,16 @@ def sound_to_image_generator(
     if image_size < 8 or n_up != int(n_up):
         raise ConfigError(f"image_size must be a power of two >= 8, got {image_size}")
     n_up = int(n_up)
+    if upsampling not in UPSAMPLING:
+        raise ConfigError(f"upsampling must be one of {UPSAMPLING}, got {upsampling!r}")
 
     def width(i):
         return base_filters * min(8, 2 ** (n_up - 1 - i))
 
     encoding, z, x = _seed_map(encoding_dim, z_dim, compressed_dim, width(0))
     for i in range(1, n_up):
-        x = _up_block(x, width(i), name=f"up{i}")
-    image = layers.Conv2DTranspose(
-        3, 4, strides=2, padding="same", activation="tanh", name="image"
-    )(x)
+        x = _up_block(x, width(i), name=f"up{i}", upsampling=upsampling)
+    image = _upsample(x, 3, "image", upsampling, use_bias=True, activation="tanh")
     return keras.Model([encoding, z], image, name=name)
 
 

@@ -56,6 +56,48 @@ class TwoOptimizerGAN(keras.Model):
         creates the slots. (Under ``tf.distribute``, Keras' version draws an extra batch,
         which shifts shuffled epochs, and cannot reduce dict batches across workers.)"""
 
+    # --- generator weight averaging -------------------------------------------------
+    averaged_generator = None
+
+    def _init_averaged_generator(self, momentum):
+        """Keep an exponential moving average of the generator's weights to sample from.
+
+        Averaging the generator over training steps (Yazici et al. 2019, "The
+        Unusual Effectiveness of Averaging in GAN Training") removes much of the
+        step-to-step oscillation of a GAN without changing its training: the
+        discriminator still plays against the current generator. ``momentum=0``
+        samples from the trained weights directly, as the papers do.
+        """
+        self.generator_average = float(momentum)
+        if self.generator_average:
+            self.averaged_generator = keras.models.clone_model(self.generator)
+            self.averaged_generator.set_weights(self.generator.get_weights())
+            self.averaged_generator.trainable = False
+
+    @property
+    def sampling_generator(self):
+        """The generator to sample, evaluate and export: the averaged one if kept."""
+        return self.averaged_generator if self.averaged_generator is not None else self.generator
+
+    def update_averaged_generator(self):
+        """One moving-average step, with the usual warm-up ``min(m, (1 + t) / (10 + t))``
+        so that short runs are not dominated by the initial weights. All weights,
+        batch-norm statistics included, are averaged."""
+        if self.averaged_generator is None:
+            return
+        pairs = list(zip(self.averaged_generator.weights, self.generator.weights, strict=True))
+
+        def update(strategy):
+            # In cross-replica context a read gives the synchronised value and an
+            # assign writes every replica's copy (mirrored and sync-on-read alike).
+            t = tf.cast(self.g_optimizer.iterations, tf.float32)
+            m = tf.minimum(self.generator_average, (1.0 + t) / (10.0 + t))
+            for average, weight in pairs:
+                average.assign(m * tf.convert_to_tensor(average)
+                               + (1.0 - m) * tf.convert_to_tensor(weight))
+
+        tf.distribute.get_replica_context().merge_call(update)
+
     def d_variables(self):
         return self.discriminator.trainable_variables
 

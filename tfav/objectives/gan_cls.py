@@ -38,6 +38,9 @@ class ConditionalGAN(TwoOptimizerGAN):
         use_wrong_pairs: Use ``wrong_target`` in the discriminator loss.
         seed: Seed of the noise ``SeedGenerator``.
         g_steps: Generator steps per discriminator step.
+        generator_average: Momentum of the moving average of the generator's
+            weights that :meth:`generate` samples from (0: no averaging, the
+            paper's setting; see ``TwoOptimizerGAN._init_averaged_generator``).
 
     Example:
         >>> gan = ConditionalGAN(g, d, sound_encoder, seed=0)
@@ -56,6 +59,7 @@ class ConditionalGAN(TwoOptimizerGAN):
         use_wrong_pairs: bool = True,
         seed: int | None = None,
         g_steps: int = 1,
+        generator_average: float = 0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -67,6 +71,7 @@ class ConditionalGAN(TwoOptimizerGAN):
         self.use_wrong_pairs = bool(use_wrong_pairs)
         self.seed = seed
         self.g_steps = int(g_steps)
+        self._init_averaged_generator(generator_average)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
@@ -138,6 +143,7 @@ class ConditionalGAN(TwoOptimizerGAN):
             g_weights = self.generator.trainable_weights
             g_grads = tape.gradient(scaled, g_weights)
             self.g_optimizer.apply_gradients(zip(g_grads, g_weights, strict=True))
+        self.update_averaged_generator()
         return self._track(d_loss, g_loss, real, wrong, fake_logits)
 
     def test_step(self, batch):
@@ -165,7 +171,7 @@ class ConditionalGAN(TwoOptimizerGAN):
         if z is None:
             z = self._noise(ops.shape(encoding)[0], seed=seed)
         z = ops.convert_to_tensor(z, dtype=encoding.dtype)
-        return self.generator([encoding, z], training=False)
+        return self.sampling_generator([encoding, z], training=False)
 
     def call(self, inputs, training=False):
         """``{"condition"[, "z"]}`` (or a condition alone) -> generated samples."""
@@ -183,5 +189,6 @@ class ConditionalGAN(TwoOptimizerGAN):
             use_wrong_pairs=self.use_wrong_pairs,
             seed=self.seed,
             g_steps=self.g_steps,
+            generator_average=self.generator_average,
         )
         return config
