@@ -117,12 +117,13 @@ def test_config_file_errors(tmp_path):
 def test_small_search_resumes_and_its_best_config_trains(shared, cache, tmp_path, monkeypatch):
     data, _ = shared
     out = tmp_path / "search"
-    args = ["--task", "s2i_instrument", "--data", str(data), "--out", str(out), *TINY]
+    args = ["--task", "s2i_instrument", "--data", str(data), "--out", str(out), *TINY,
+            "--no-baseline"]  # the distributed test below adds a defaults row
     assert main([*args, "--max-trials", "2"]) == 0
     first = {p: p.stat().st_mtime_ns for p in out.glob("trial_*/run/*.keras")}
     assert main([*args, "--max-trials", "3"]) == 0  # resumes: adds one trial
     rows = read_rows(out / "results.csv")
-    assert sorted(r["trial"] for r in rows) == ["0", "1", "2", "defaults"]
+    assert sorted(r["trial"] for r in rows) == ["0", "1", "2"]
     assert all(r["status"] == "COMPLETED" and 0 <= float(r["acc_val"]) <= 1 for r in rows)
     again = {p: p.stat().st_mtime_ns for p in out.glob("trial_*/run/*.keras")}
     assert {k: again[k] for k in first} == first, "finished trials were trained again"
@@ -130,7 +131,7 @@ def test_small_search_resumes_and_its_best_config_trains(shared, cache, tmp_path
 
     # Every trial trained what the tuner drew (the run folders record the hyperparameters).
     for row in rows:
-        run = out / ("defaults" if row["trial"] == "defaults" else f"trial_{row['trial']}") / "run"
+        run = out / f"trial_{row['trial']}" / "run"
         hyper = json.loads((run / "config.json").read_text())["hyper"]
         assert hyper["learning_rate"] == pytest.approx(float(row["learning_rate"]))
         assert hyper["base_filters"] == 4 and hyper["z_dim"] == 8
@@ -156,7 +157,7 @@ def _free_port():
 
 
 @pytest.mark.slow
-def test_distributed_search_chief_and_two_workers(shared, tmp_path):
+def test_distributed_search_chief_and_two_workers(shared, tmp_path, monkeypatch):
     """A chief (the oracle) and two workers on localhost finish one search together."""
     data, cache_dir = shared
     out = tmp_path / "search"
@@ -167,7 +168,7 @@ def test_distributed_search_chief_and_two_workers(shared, tmp_path):
                str(data), "--out", str(out), "--max-trials", "2", *TINY]
     procs = []
     try:
-        for tuner_id in ("chief", "tuner0", "tuner1"):
+        for tuner_id in ("chief", "w0", "w1"):
             procs.append(subprocess.Popen(
                 command, env=dict(env, KERASTUNER_TUNER_ID=tuner_id), stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT, text=True, start_new_session=True))
@@ -180,9 +181,17 @@ def test_distributed_search_chief_and_two_workers(shared, tmp_path):
     for p, log in zip(procs, logs, strict=True):
         assert p.returncode == 0, log[-3000:]
     ran = [line.split(": trial ")[1].split()[0] for log in logs[1:] for line in log.splitlines()
-           if ": trial " in line and line.startswith("[tfav] tuner")]
+           if ": trial " in line and line.startswith("[tfav] w")]
     assert sorted(ran) == ["0", "1"], ran
     rows = read_rows(out / "results.csv")  # written by the chief
     assert sorted(r["trial"] for r in rows) == ["0", "1"]
     assert all(r["status"] == "COMPLETED" for r in rows)
     assert (out / "best_config.json").exists()
+
+    # The same command on one machine adds the defaults row and keeps the trials.
+    trained = {p: p.stat().st_mtime_ns for p in out.glob("trial_*/run/checkpoint.keras")}
+    monkeypatch.setenv("TFAV_CACHE", str(cache_dir))
+    assert main(command[3:]) == 0
+    rows = read_rows(out / "results.csv")
+    assert sorted(r["trial"] for r in rows) == ["0", "1", "defaults"]
+    assert {p: p.stat().st_mtime_ns for p in trained} == trained

@@ -140,10 +140,13 @@ def hypermodel_for(task: tasks.Task, fixed: dict | None = None) -> GANHyperModel
 
 def run_plan(task, plan: TrialPlan, run_dir: Path, *, epochs, settings) -> dict:
     """Train ``plan`` into ``run_dir`` (continuing it if it holds epochs) and measure it."""
+    import keras
+
     from tfav.callbacks import read_state
     from tfav.evaluate import evaluate_run
     from tfav.train import train
 
+    keras.backend.clear_session()  # the previous trial's models and traced steps
     metrics_file, start = run_dir / "metrics.json", time.time()
     done = read_state(run_dir)["epoch"]
     if done >= epochs and metrics_file.exists():  # finished before an interruption
@@ -171,6 +174,11 @@ class GANTuner(keras_tuner.engine.base_tuner.BaseTuner):
     def __init__(self, oracle, hypermodel, settings: dict, **kwargs):
         super().__init__(oracle, hypermodel, **kwargs)
         self.settings = settings
+        # KerasTuner reloads the oracle only with this tuner id's own state file; a
+        # search that other ids ran (a distributed one) is resumed here too.
+        saved = Path(self.project_dir) / "oracle.json"
+        if not self._is_worker() and not self.oracle.trials and saved.exists():
+            self.oracle.reload()
 
     def run_dir(self, trial_id) -> Path:
         return Path(self.get_trial_dir(trial_id)) / "run"
@@ -369,7 +377,14 @@ def main(argv=None):
         metrics = run_plan(task, plan, out / "defaults" / "run", epochs=args.epochs,
                            settings=settings)
         rows.append(result_row("defaults", "COMPLETED", default_hp.values, metrics))
-    tuner.search()
+    try:
+        tuner.search()
+    except RuntimeError as e:  # KerasTuner gives up after consecutive failed trials
+        if not str(e).startswith("Number of consecutive failures"):
+            raise
+        last = [line for line in str(e).splitlines() if line.strip()][-1]
+        raise TfavError(f"{out}: trials keep failing (see trial_*/trial.json); "
+                        f"the last: {last}") from e
     if is_distributed and not is_chief:
         print(f"[tfav] worker {os.environ['KERASTUNER_TUNER_ID']}: no trials left")
         return 0
