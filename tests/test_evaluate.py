@@ -25,6 +25,9 @@ def pose_run(tiny_pairs, tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_evaluate_and_generate(pose_run, tmp_path, capsys):
     history = json.loads((pose_run / "state.json").read_text())["history"]
+    # With pose ground truth, pose S2I is conditioned on the sound->pose encoding.
+    assert json.loads((pose_run / "config.json").read_text())["condition_encoder"] == (
+        "pose_from_sound")
     # The run measured its samples every epoch with the verifier and the pose regressor.
     assert all({"acc_train", "acc_val", "pose_err"} <= set(h) for h in history)
 

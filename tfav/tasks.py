@@ -16,7 +16,10 @@ s2i_instrument      S2I-C: GAN-CLS, wrong pairs = images of other instruments (e
 s2i_noneg           S2I-N: S2I-C without wrong pairs
 s2i_ae              S2I-A: S2I-C conditioned on the autoencoder's encoding
 s2i_pose            pose-oriented S2I, one instrument, wrong pairs = other
-                    images of the same instrument (eq. 6)
+                    images of the same instrument (eq. 6); on data with pose
+                    ground truth conditioned on pose_from_sound's encoding
+                    (the instrument classifier's learns to ignore pitch and
+                    loudness, which carry the pose)
 i2s                 I2S: image -> 128x34 LMS, wrong pairs = sounds of other
                     instruments (eq. 7)
 soundnet            SoundNet-8 trained on the dataset's labels (the sound
@@ -54,6 +57,9 @@ class Task:
         condition: what a GAN's condition is: ``lms`` (normalised log-mel) or
             ``waveform`` (the a2i tasks encode the raw 0.5 s chunk themselves).
         image_size: side of the images a GAN trains on.
+        pose_encoder: for data with pose ground truth (``labels.jsonl``), the
+            encoder task used instead of ``encoder``: one whose encoding keeps
+            what the sound says about the pose.
     """
 
     name: str
@@ -70,6 +76,7 @@ class Task:
     base_filters: int = 16
     condition: str = "lms"
     image_size: int = 64
+    pose_encoder: str | None = None
 
 
 TASKS = {
@@ -97,7 +104,7 @@ TASKS = {
         Task("s2i_pose", "gan", "pose-oriented S2I, one instrument (Chen eq. 6)",
              direction="s2i", wrong_pairs="same_category", encoder="sound_encoder",
              needs_instrument=True, epochs=40, batch_size=32, learning_rate=2e-4,
-             base_filters=32),
+             base_filters=32, pose_encoder="pose_from_sound"),
         Task("i2s", "gan", "I2S: image -> log-mel spectrogram (Chen eq. 7)", direction="i2s",
              wrong_pairs="other_category", encoder="image_encoder", epochs=10,
              learning_rate=2e-4, base_filters=32),

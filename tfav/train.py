@@ -264,8 +264,15 @@ def train(
         )
         (run_dir / "config.json").write_text(json.dumps(config, indent=1))
     elif task.kind == "gan":
-        dep = dependency(task.encoder, data, index, encoders.get(task.encoder), seed, log)
-        condition_encoder = tasks.encoder_of(task.encoder, dep)
+        name = task.encoder
+        if task.pose_encoder and index.labels and not encoders.get(task.encoder):
+            name = task.pose_encoder
+            log(f"[tfav] {task.name}: the data has pose ground truth, so the condition is "
+                f"the {name} encoding (--{task.encoder.replace('_', '-')} PATH to override)")
+        dep = dependency(name, data, index, encoders.get(name), seed, log, instrument=instrument)
+        condition_encoder = tasks.encoder_of(name, dep)
+        config["condition_encoder"] = name
+        (run_dir / "config.json").write_text(json.dumps(config, indent=1))
     if task.kind == "gan" and evaluate:
         names = EVALUATORS[task.direction]
         if instrument and index.labels:
