@@ -262,7 +262,6 @@ def train(
         condition_encoder, config["sound_vector"] = _a2i_soundnet(
             hyper, data, index, encoders, seed, log
         )
-        (run_dir / "config.json").write_text(json.dumps(config, indent=1))
     elif task.kind == "gan":
         name = task.encoder
         if task.pose_encoder and index.labels and not encoders.get(task.encoder):
@@ -272,6 +271,7 @@ def train(
         dep = dependency(name, data, index, encoders.get(name), seed, log, instrument=instrument)
         condition_encoder = tasks.encoder_of(name, dep)
         config["condition_encoder"] = name
+    if task.kind == "gan":
         (run_dir / "config.json").write_text(json.dumps(config, indent=1))
     if task.kind == "gan" and evaluate:
         names = EVALUATORS[task.direction]

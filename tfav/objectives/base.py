@@ -98,6 +98,12 @@ class TwoOptimizerGAN(keras.Model):
 
         tf.distribute.get_replica_context().merge_call(update)
 
+    def call(self, inputs, training=False):
+        """``{"condition"[, "z"]}`` (or a condition alone) -> samples of ``generate``."""
+        if isinstance(inputs, dict):
+            return self.generate(inputs["condition"], z=inputs.get("z"))
+        return self.generate(inputs)
+
     def d_variables(self):
         return self.discriminator.trainable_variables
 

@@ -167,11 +167,6 @@ class DiverseGAN(TwoOptimizerGAN):
         _, image = self._generate(a, ops.cast(z, "float32"), training=False)
         return image if size is None else downsample(image, size)
 
-    def call(self, inputs, training=False):
-        if isinstance(inputs, dict):
-            return self.generate(inputs["condition"], z=inputs.get("z"))
-        return self.generate(inputs)
-
     def get_config(self):
         config = super().get_config()
         ser = keras.saving.serialize_keras_object

@@ -173,12 +173,6 @@ class ConditionalGAN(TwoOptimizerGAN):
         z = ops.convert_to_tensor(z, dtype=encoding.dtype)
         return self.sampling_generator([encoding, z], training=False)
 
-    def call(self, inputs, training=False):
-        """``{"condition"[, "z"]}`` (or a condition alone) -> generated samples."""
-        if isinstance(inputs, dict):
-            return self.generate(inputs["condition"], z=inputs.get("z"))
-        return self.generate(inputs)
-
     def get_config(self):
         config = super().get_config()
         config.update(

@@ -206,11 +206,6 @@ class SceneGAN(TwoOptimizerGAN):
             z = self._noise(ops.shape(s)[0], seed=seed)
         return self.generator([s, ops.cast(z, s.dtype)], training=False)
 
-    def call(self, inputs, training=False):
-        if isinstance(inputs, dict):
-            return self.generate(inputs["condition"], z=inputs.get("z"))
-        return self.generate(inputs)
-
     def get_config(self):
         config = super().get_config()
         ser = keras.saving.serialize_keras_object
