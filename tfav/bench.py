@@ -40,18 +40,25 @@ def benchmark(name, help, *arguments):
     return register
 
 
-def time_calls(calls, repeats):
-    """Seconds of ``repeats`` rounds of each of ``calls`` (warmed up by the caller).
+def time_calls(calls, repeats, block=1):
+    """Seconds of ``repeats`` timed runs of each of ``calls`` (warmed up by the caller).
 
-    The calls alternate within a round so that load from other processes on a
-    shared machine hits all of them alike.
+    The calls take turns so that load from other processes on a shared machine
+    hits all of them alike. With ``block`` > 1 each turn is ``block`` timed
+    calls after one untimed one: a library's thread pool (TensorFlow's, or the
+    BLAS threads numpy leaves spinning) then runs warm, as in a real pipeline,
+    rather than paying for the other library's turn.
     """
     seconds = [[] for _ in calls]
-    for _ in tqdm(range(repeats), desc="timing", leave=False):
+    turns = -(-repeats // block)
+    for _ in tqdm(range(turns), desc="timing", leave=False):
         for call, times in zip(calls, seconds, strict=True):
-            start = time.perf_counter()
-            call()
-            times.append(time.perf_counter() - start)
+            if block > 1:
+                call()
+            for _ in range(block):
+                start = time.perf_counter()
+                call()
+                times.append(time.perf_counter() - start)
     return seconds
 
 
@@ -74,7 +81,8 @@ def test_clips(batch, samples, sample_rate=44100, seed=0):
     "clips/s of the in-graph log-mel spectrogram against librosa",
     arg("--batch", type=int, default=256, help="clips per batch (default 256)"),
     arg("--seconds", type=float, default=0.5, help="clip length (default 0.5 s)"),
-    arg("--repeats", type=int, default=5, help="timed calls of each (default 5)"),
+    arg("--repeats", type=int, default=9, help="timed calls of each (default 9)"),
+    arg("--block", type=int, default=3, help="timed calls per turn, after a warm-up (default 3)"),
     arg("--threads", type=int, default=0, help="TF intra-op threads (default: TF's choice)"),
 )
 def features(args):
@@ -110,11 +118,12 @@ def features(args):
         librosa_out = librosa_lms()
         names.append(f"librosa {librosa.__version__}")
         calls.append(librosa_lms)
-    rows = list(zip(names, time_calls(calls, args.repeats), strict=True))
+    rows = list(zip(names, time_calls(calls, args.repeats, args.block), strict=True))
 
     print(
         f"log-mel spectrogram {tuple(tf_out.shape[1:])} per clip, batch {args.batch} x "
-        f"{samples} samples, median of {args.repeats} calls, {os.cpu_count()} CPU cores "
+        f"{samples} samples, median of {args.repeats} calls in turns of {args.block}, "
+        f"{os.cpu_count()} CPU cores "
         f"(load average {os.getloadavg()[0]:.1f})"
     )
     print(f"{'implementation':<22}{'clips/s':>10}{'ms/batch':>11}")
