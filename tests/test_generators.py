@@ -42,6 +42,17 @@ def test_image_to_sound_generator_shapes():
     assert out.shape == (2, 128, 34) and np.all(np.abs(out) <= 1.0)
 
 
+def test_image_to_sound_generator_resize_convolutions_keep_the_shapes():
+    g = generators.image_to_sound_generator(z_dim=10, base_filters=4, upsampling="resize")
+    assert not [la for la in g.layers if isinstance(la, keras.layers.Conv2DTranspose)]
+    assert tuple(g.get_layer("up2x1_1_conv").output.shape[1:3]) == (64, 33)
+    assert tuple(g.get_layer("up2x1_2_conv").output.shape[1:3]) == (128, 34)
+    out = np.asarray(g(_inputs(2, 10)))
+    assert out.shape == (2, 128, 34) and out.std() > 0
+    with pytest.raises(ConfigError, match="upsampling"):
+        generators.image_to_sound_generator(upsampling="bilinear")
+
+
 def test_generator_depends_on_encoding_and_noise():
     g = generators.sound_to_image_generator(z_dim=10, base_filters=4)
     e, z = _inputs(2, 10)

@@ -138,13 +138,17 @@ class Probe:
             if self.task.direction == "s2i":
                 cells = [to_uint8_image(d["image"][i])] + [to_uint8_image(g[r]) for g in gen]
             else:
-                cells = [to_uint8_image(d["image"][i]), spectrogram_rgb(d["lms"][i])]
-                cells += [spectrogram_rgb(g[r]) for g in gen]
+                # Spectrograms at their 128 mel rows, frames drawn two pixels wide.
+                lms = [d["lms"][i]] + [g[r] for g in gen]
+                cells = [to_uint8_image(d["image"][i])]
+                cells += [np.repeat(spectrogram_rgb(x), 2, axis=1) for x in lms]
             rows.append(cells)
-        col_labels = ["real"] + [f"z{s}" for s in range(samples)]
+        names = [d["name"][i] for i in rows_idx]
         if self.task.direction == "i2s":
             col_labels = ["image", "real LMS"] + [f"gen z{s}" for s in range(samples)]
-        return image_grid(rows, row_labels=[d["name"][i] for i in rows_idx], col_labels=col_labels)
+            return image_grid(rows, cell_height=128, row_labels=names, col_labels=col_labels)
+        col_labels = ["real"] + [f"z{s}" for s in range(samples)]
+        return image_grid(rows, row_labels=names, col_labels=col_labels)
 
     def measure(self, model, evaluators) -> dict[str, float]:
         """Per-epoch numbers: accuracy on train/validation conditions (Fig. 9), pose error."""

@@ -247,11 +247,13 @@ class Hyper:
     base_filters: int | None = None  # None: the task's default
     spectral_norm: bool = False
     g_steps: int = 1
-    # Chen GANs: how G upsamples (``tfav.models.generators.UPSAMPLING``; the paper's
-    # "deconv" leaves pixel speckle for thousands of steps) and the momentum of the
-    # generator weight average samples are drawn from (0 = the paper's raw weights).
+    # Chen and Wan GANs: how G upsamples (``tfav.models.generators.UPSAMPLING``; the
+    # papers' "deconv" leaves pixel speckle for thousands of steps) and the momentum of
+    # the generator weight average samples are drawn from (0 = the papers' raw weights).
     upsampling: str = "resize"
     generator_average: float = 0.999
+    # Chen S2I GANs: DiffAugment policy for the images D sees (``tfav.objectives.augment``).
+    augment: str = ""
     # a2i tasks (Wan et al. 2019): Table 4 row, Table 2 sound feature, steps per D step.
     ablation: str = "ac"
     features: str = "fbank"
@@ -314,7 +316,7 @@ def build_model(task: Task, num_classes: int, hyper: Hyper, encoder=None, image_
         )
     else:
         generator = generators.image_to_sound_generator(
-            z_dim=hyper.z_dim, base_filters=bf
+            z_dim=hyper.z_dim, base_filters=bf, upsampling=hyper.upsampling
         )
         discriminator = discriminators.image_to_sound_discriminator(
             base_filters=bf, spectral_norm=hyper.spectral_norm
@@ -323,6 +325,7 @@ def build_model(task: Task, num_classes: int, hyper: Hyper, encoder=None, image_
         generator, discriminator, encoder, z_dim=hyper.z_dim,
         use_wrong_pairs=task.wrong_pairs is not None, g_steps=hyper.g_steps, seed=seed,
         generator_average=hyper.generator_average,
+        augment=hyper.augment if task.direction == "s2i" else "",
     )
     model.compile(
         d_optimizer=keras.optimizers.Adam(hyper.d_learning_rate or lr, beta_1=hyper.beta_1),
@@ -361,7 +364,8 @@ def _build_a2i(task, num_classes, hyper, soundnet, image_size, seed, lr, bf):
         model = scene_gan(
             feature_dim(encoder), num_classes, hyper.ablation, condition_encoder=encoder,
             z_dim=hyper.z_dim, base_filters=bf, image_size=image_size, g_steps=hyper.g_per_d,
-            learning_rate=lr, beta_1=hyper.beta_1, seed=seed,
+            learning_rate=lr, beta_1=hyper.beta_1, seed=seed, upsampling=hyper.upsampling,
+            generator_average=hyper.generator_average,
         )
     if hyper.d_learning_rate and hyper.d_learning_rate != lr:
         model.compile(d_optimizer=keras.optimizers.Adam(hyper.d_learning_rate, beta_1=hyper.beta_1),

@@ -423,6 +423,8 @@ def parse_args(argv=None):
                    "resize-convolution (default) or the paper's transposed convolution")
     p.add_argument("--generator-average", type=float, metavar="MOMENTUM", help="Chen GANs: "
                    "sample from a moving average of G's weights (default 0.999; 0 = off)")
+    p.add_argument("--augment", metavar="POLICY", help="Chen S2I GANs: DiffAugment of D's "
+                   "images, e.g. translation,cutout or color,translation,cutout (default none)")
     p.add_argument("--g-steps", type=int, help="Chen and a2i_diverse GANs: generator steps per "
                    "discriminator step (default 1)")
     p.add_argument("--ablation", choices=("wgan_gp", "cgan", "sn", "hinge", "projection", "ac"),

@@ -116,12 +116,18 @@ def sound_to_image_generator(
     return keras.Model([encoding, z], image, name=name)
 
 
-def _deconv_2x1(x, filters, name):
+def _deconv_2x1(x, filters, name, upsampling="deconv"):
     """4x4 transposed conv, stride (2, 1), zero padding 1x1 (PyTorch semantics).
 
     Output ``(H - 1) * 2 - 2 + 4 = 2H`` rows and ``W + 1`` columns, as in the
-    paper: 32x32 -> 64x33 -> 128x34.
+    paper: 32x32 -> 64x33 -> 128x34. ``upsampling="resize"`` gives the same
+    shape by nearest-neighbour resizing and a 3x3 convolution.
     """
+    if upsampling == "resize":
+        x = layers.Resizing(
+            2 * x.shape[1], x.shape[2] + 1, interpolation="nearest", name=f"{name}_resize"
+        )(x)
+        return layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
     x = layers.Conv2DTranspose(
         filters, 4, strides=(2, 1), padding="valid", use_bias=False, name=f"{name}_deconv"
     )(x)
@@ -134,6 +140,7 @@ def image_to_sound_generator(
     compressed_dim: int = 64,
     base_filters: int = 64,
     extra_conv_layers: int = 2,
+    upsampling: str = "deconv",
     name: str = "image_to_sound_generator",
 ) -> keras.Model:
     """I2S generator ``G_{I->S}(z, phi(I))`` (Chen et al. sec. 3.1).
@@ -143,7 +150,9 @@ def image_to_sound_generator(
     "two successive deconvolution layers, where each has a kernel of size 4x4
     with stride 2x1 and 1x1 zero-padding" give 64x33 and 128x34. "We add two
     layers to the generator": ``extra_conv_layers`` stride-1 3x3 convolutions,
-    the last of which outputs the single tanh channel.
+    the last of which outputs the single tanh channel. ``upsampling="resize"``
+    replaces every transposed convolution by nearest-neighbour resizing to the
+    same shape and a 3x3 convolution (``UPSAMPLING``).
 
     Args:
         encoding_dim: Width of the image encoding.
@@ -151,6 +160,7 @@ def image_to_sound_generator(
         compressed_dim: Width of the compressed encoding.
         base_filters: Channel unit ``b`` (64 in the paper's 32x32x128 map).
         extra_conv_layers: Stride-1 conv layers after the deconvolutions (>= 1).
+        upsampling: ``"deconv"`` (the paper) or ``"resize"``.
         name: Model name.
 
     Returns:
@@ -159,13 +169,15 @@ def image_to_sound_generator(
     """
     if extra_conv_layers < 1:
         raise ConfigError(f"extra_conv_layers must be >= 1, got {extra_conv_layers}")
+    if upsampling not in UPSAMPLING:
+        raise ConfigError(f"upsampling must be one of {UPSAMPLING}, got {upsampling!r}")
     b = base_filters
     encoding, z, x = _seed_map(encoding_dim, z_dim, compressed_dim, 8 * b)
-    x = _up_block(x, 4 * b, name="up1")
-    x = _up_block(x, 2 * b, name="up2")
-    x = _up_block(x, 2 * b, name="up3")
+    x = _up_block(x, 4 * b, name="up1", upsampling=upsampling)
+    x = _up_block(x, 2 * b, name="up2", upsampling=upsampling)
+    x = _up_block(x, 2 * b, name="up3", upsampling=upsampling)
     for i, f in enumerate((b, max(b // 2, 1))):
-        x = _deconv_2x1(x, f, name=f"up2x1_{i + 1}")
+        x = _deconv_2x1(x, f, name=f"up2x1_{i + 1}", upsampling=upsampling)
         x = layers.BatchNormalization(name=f"up2x1_{i + 1}_bn")(x)
         x = layers.ReLU(name=f"up2x1_{i + 1}_relu")(x)
     for i in range(extra_conv_layers - 1):

@@ -13,7 +13,8 @@ import tensorflow as tf
 from keras import ops
 
 import tfav.models  # noqa: F401  (registers the custom layers of saved sub-models)
-from tfav.errors import DataError
+from tfav.errors import ConfigError, DataError
+from tfav.objectives.augment import diff_augment, parse_policy
 from tfav.objectives.base import TwoOptimizerGAN
 from tfav.objectives.losses import gan_cls_discriminator_loss, gan_cls_generator_loss
 
@@ -41,6 +42,9 @@ class ConditionalGAN(TwoOptimizerGAN):
         generator_average: Momentum of the moving average of the generator's
             weights that :meth:`generate` samples from (0: no averaging, the
             paper's setting; see ``TwoOptimizerGAN._init_averaged_generator``).
+        augment: DiffAugment policy for the images D sees in training, e.g.
+            ``"translation,cutout"`` (``tfav.objectives.augment``; S2I only;
+            empty: none, the paper's setting).
 
     Example:
         >>> gan = ConditionalGAN(g, d, sound_encoder, seed=0)
@@ -60,6 +64,7 @@ class ConditionalGAN(TwoOptimizerGAN):
         seed: int | None = None,
         g_steps: int = 1,
         generator_average: float = 0.0,
+        augment: str = "",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -72,6 +77,9 @@ class ConditionalGAN(TwoOptimizerGAN):
         self.seed = seed
         self.g_steps = int(g_steps)
         self._init_averaged_generator(generator_average)
+        self.augment = ",".join(parse_policy(augment))
+        if self.augment and len(generator.outputs[0].shape) != 4:
+            raise ConfigError("augment applies to image samples (S2I) only")
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
@@ -96,9 +104,15 @@ class ConditionalGAN(TwoOptimizerGAN):
     def _encode(self, condition):
         return ops.stop_gradient(self.condition_encoder(condition, training=False))
 
+    def _d(self, sample, encoding, training):
+        """D's logit for ``(sample, encoding)``, the sample augmented in training."""
+        if training and self.augment:
+            sample = diff_augment(sample, self.augment, self.seed_generator)
+        return self.discriminator([sample, encoding], training=training)
+
     def _scores(self, batch, encoding, fake, training):
         target = ops.convert_to_tensor(batch["target"], dtype=encoding.dtype)
-        real = self.discriminator([target, encoding], training=training)
+        real = self._d(target, encoding, training)
         wrong = None
         if self.use_wrong_pairs:
             if "wrong_target" not in batch:
@@ -106,8 +120,8 @@ class ConditionalGAN(TwoOptimizerGAN):
                     "batch has no 'wrong_target': sample wrong pairs or set use_wrong_pairs=False"
                 )
             wrong_target = ops.convert_to_tensor(batch["wrong_target"], dtype=encoding.dtype)
-            wrong = self.discriminator([wrong_target, encoding], training=training)
-        fake = self.discriminator([fake, encoding], training=training)
+            wrong = self._d(wrong_target, encoding, training)
+        fake = self._d(fake, encoding, training)
         return real, wrong, fake
 
     def _track(self, d_loss, g_loss, real, wrong, fake):
@@ -136,9 +150,7 @@ class ConditionalGAN(TwoOptimizerGAN):
             z = self._noise(batch_size)
             with tf.GradientTape() as tape:
                 fake = self.generator([encoding, z], training=True)
-                g_loss = gan_cls_generator_loss(
-                    self.discriminator([fake, encoding], training=True)
-                )
+                g_loss = gan_cls_generator_loss(self._d(fake, encoding, training=True))
                 scaled = self.scaled_loss(g_loss, self.g_optimizer)
             g_weights = self.generator.trainable_weights
             g_grads = tape.gradient(scaled, g_weights)
@@ -184,5 +196,6 @@ class ConditionalGAN(TwoOptimizerGAN):
             seed=self.seed,
             g_steps=self.g_steps,
             generator_average=self.generator_average,
+            augment=self.augment,
         )
         return config

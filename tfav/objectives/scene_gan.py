@@ -74,11 +74,14 @@ class SceneGAN(TwoOptimizerGAN):
         d_steps: Discriminator steps per iteration.
         gp_weight: Gradient penalty weight for ``wgan_gp`` (10, Gulrajani et al.).
         seed: Seed of the noise.
+        generator_average: Momentum of the generator weight average that
+            :meth:`generate` samples from (0: the trained weights, the paper's
+            setting; see ``TwoOptimizerGAN._init_averaged_generator``).
     """
 
     def __init__(self, generator, discriminator, condition_encoder=None, z_dim=10,
                  loss="hinge", classifier=False, g_steps=5, d_steps=1, gp_weight=10.0,
-                 seed=None, **kwargs):
+                 seed=None, generator_average=0.0, **kwargs):
         super().__init__(**kwargs)
         if loss not in LOSSES:
             raise ConfigError(f"unknown loss '{loss}' (known: {', '.join(LOSSES)})")
@@ -92,6 +95,7 @@ class SceneGAN(TwoOptimizerGAN):
         self.z_dim, self.loss, self.classifier = int(z_dim), loss, bool(classifier)
         self.g_steps, self.d_steps, self.gp_weight = int(g_steps), int(d_steps), float(gp_weight)
         self.seed = seed
+        self._init_averaged_generator(generator_average)
         self.seed_generator = keras.random.SeedGenerator(seed)
         names = ["d_loss", "g_loss", "real_score", "fake_score"]
         if self.classifier:
@@ -180,6 +184,7 @@ class SceneGAN(TwoOptimizerGAN):
             weights = self.generator.trainable_weights
             self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights,
                                                  strict=True))
+        self.update_averaged_generator()
         return self._track(d_loss, g_loss, real, fake_score, class_loss, gp)
 
     def test_step(self, batch):
@@ -204,7 +209,7 @@ class SceneGAN(TwoOptimizerGAN):
         s = self.encode(condition)
         if z is None:
             z = self._noise(ops.shape(s)[0], seed=seed)
-        return self.generator([s, ops.cast(z, s.dtype)], training=False)
+        return self.sampling_generator([s, ops.cast(z, s.dtype)], training=False)
 
     def get_config(self):
         config = super().get_config()
@@ -215,6 +220,7 @@ class SceneGAN(TwoOptimizerGAN):
             else ser(self.condition_encoder),
             z_dim=self.z_dim, loss=self.loss, classifier=self.classifier,
             g_steps=self.g_steps, d_steps=self.d_steps, gp_weight=self.gp_weight, seed=self.seed,
+            generator_average=self.generator_average,
         )
         return config
 
@@ -222,11 +228,12 @@ class SceneGAN(TwoOptimizerGAN):
 
 def scene_gan(condition_dim, num_classes, ablation_name="ac", condition_encoder=None, z_dim=10,
               base_filters=64, image_size=64, g_steps=5, d_steps=1, learning_rate=2e-4,
-              beta_1=0.5, seed=None):
+              beta_1=0.5, seed=None, upsampling="deconv", generator_average=0.0):
     """A compiled :class:`SceneGAN` for one Table 4 row (Wan et al. 2019, sec. 5).
 
-    The generator is the four-deconvolution S2I generator
-    (``tfav.models.generators.sound_to_image_generator``) taking ``s`` as its
+    The generator is the S2I generator
+    (``tfav.models.generators.sound_to_image_generator``, four deconvolutions
+    or, with ``upsampling="resize"``, resize-convolutions) taking ``s`` as its
     condition; the discriminator is ``tfav.models.projection.scene_discriminator``
     with the row's switches.
     """
@@ -235,14 +242,16 @@ def scene_gan(condition_dim, num_classes, ablation_name="ac", condition_encoder=
 
     sw = ablation(ablation_name)
     generator = sound_to_image_generator(encoding_dim=condition_dim, z_dim=z_dim,
-                                         base_filters=base_filters, image_size=image_size)
+                                         base_filters=base_filters, image_size=image_size,
+                                         upsampling=upsampling)
     discriminator = scene_discriminator(
         condition_dim, base_filters=base_filters, image_size=image_size, head=sw["head"],
         num_classes=num_classes if sw["classifier"] else 0, spectral_norm=sw["spectral_norm"],
         batch_norm=sw["loss"] != "wgan_gp",
     )
     model = SceneGAN(generator, discriminator, condition_encoder, z_dim=z_dim, loss=sw["loss"],
-                     classifier=sw["classifier"], g_steps=g_steps, d_steps=d_steps, seed=seed)
+                     classifier=sw["classifier"], g_steps=g_steps, d_steps=d_steps, seed=seed,
+                     generator_average=generator_average)
     model.compile(d_optimizer=keras.optimizers.Adam(learning_rate, beta_1=beta_1),
                   g_optimizer=keras.optimizers.Adam(learning_rate, beta_1=beta_1))
     return model
