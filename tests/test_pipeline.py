@@ -246,3 +246,12 @@ def test_tfrecord_round_trip_identical(tiny_pairs, tmp_path):
     os.remove(out / "train-00001-of-00002.tfrecord")
     with pytest.raises(DataError, match="train-00001-of-00002.tfrecord"):
         pipeline.pair_dataset(out, "train")
+
+
+def test_find_undecodable_names_the_file_with_a_corrupt_body(tiny_pairs):
+    assert pipeline.find_undecodable(tiny_pairs, "train") is None
+    # NaN samples in a float WAV (decoded through soundfile): the header is fine.
+    wav = tiny_pairs / "chunk" / "validation" / "violin" / "violin01_500.wav"
+    soundfile.write(wav, np.full(22050, np.nan, np.float32), 44100, subtype="FLOAT")
+    found = pipeline.find_undecodable(tiny_pairs, "validation")
+    assert found == f"{wav}: cannot be decoded (audio contains NaN or Inf samples)"

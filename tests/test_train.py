@@ -86,6 +86,19 @@ def test_cli_one_line_error(tmp_path, capsys):
     assert err.startswith("error: ") and "nowhere" in err and "\n" not in err
 
 
+def test_a_corrupt_file_body_is_named_in_one_line(tiny_pairs, tmp_path, cache, capsys):
+    # Headers are checked up front; a WAV cut short after its header only fails in tf.data.
+    wav = tiny_pairs / "chunk" / "train" / "flute" / "flute01_500.wav"
+    wav.write_bytes(wav.read_bytes()[:200])
+    with pytest.raises(SystemExit) as e:
+        main(["--task", "sound_encoder", "--data", str(tiny_pairs), "--epochs", "1",
+              "--out", str(tmp_path / "run")])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith(f"error: {wav}: cannot be decoded (Data too short"), err
+    assert "--resume" in err
+
+
 def test_nan_guard_stops_training():
     class Model:
         stop_training = False

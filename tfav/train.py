@@ -331,10 +331,13 @@ def train(
     start = time.time()
     if state["epoch"] < epochs:
         log(f"[tfav] {task.name}: {task.description}; run folder {run_dir}")
-        model.fit(
-            train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=state["epoch"],
-            callbacks=callbacks, verbose=verbose if chief else 0, shuffle=False,
-        )
+        try:
+            model.fit(
+                train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=state["epoch"],
+                callbacks=callbacks, verbose=verbose if chief else 0, shuffle=False,
+            )
+        except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as e:
+            _name_the_bad_file(e, index, categories, task.image_size, run_dir, len(history))
     if guard.failure:
         raise TfavError(
             f"{run_dir}: training diverged ({guard.failure}); the last good checkpoint is "
@@ -363,6 +366,29 @@ def train(
         return out_dir
     log(f"[tfav] done: {final_path}")
     return run_dir
+
+
+def _name_the_bad_file(error, index, categories, image_size, run_dir, epochs_done):
+    """Turn a decoding error raised inside ``tf.data`` into one line naming the file.
+
+    Raises:
+        DataError: ``"<file>: cannot be decoded (...)"`` and where training stopped;
+            the original error when no file is at fault.
+    """
+    from tfav.data.pipeline import find_undecodable
+
+    if "IteratorGetNext" not in str(error):
+        raise error  # not an input pipeline error
+    for split in ("train", "validation"):
+        if not index.select(split=split):
+            continue
+        bad = find_undecodable(index, split, categories=categories, image_size=image_size)
+        if bad:
+            raise DataError(
+                f"{bad}; training stopped after epoch {epochs_done} of {run_dir} (fix or "
+                "remove the pair, then --resume)"
+            ) from error
+    raise error
 
 
 #: What a ``--config`` file may set besides the fields of :class:`tfav.tasks.Hyper`.

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,7 @@ from tqdm import tqdm
 
 from tfav import audio
 from tfav.data import layout
-from tfav.errors import AudioError, ConfigError, DataError, ImageError
+from tfav.errors import AudioError, ConfigError, DataError, ImageError, TfavError
 
 WRONG_PAIR_MODES = ("other_category", "same_category")
 #: Show a progress bar while checking headers of more files than this.
@@ -144,8 +145,10 @@ def _decode_wav_pcm16(path: tf.Tensor) -> tf.Tensor:
         return fit_waveform(tf.reduce_mean(wav, axis=1))
 
 
-def _load_any_audio(path: bytes) -> np.ndarray:
-    x = audio.load_audio(path.decode(), audio.SAMPLE_RATE, allow_silent=True)
+def _load_any_audio(path) -> np.ndarray:
+    # bytes inside a tf.data graph, a 0-d object array when called eagerly
+    x = audio.load_audio(os.fsdecode(np.asarray(path).item()), audio.SAMPLE_RATE,
+                         allow_silent=True)
     out = np.zeros(audio.CHUNK_SAMPLES, np.float32)
     out[: min(len(x), audio.CHUNK_SAMPLES)] = x[: audio.CHUNK_SAMPLES]
     return out
@@ -284,6 +287,45 @@ def _folder_items(root_or_index, split, categories, image_size):
         return out
 
     return tf.data.Dataset.from_tensor_slices(files), decode, len(pairs)
+
+
+def find_undecodable(root_or_index, split: str, *, categories=None, image_size: int = 64):
+    """The first file of ``split`` the pipeline cannot decode, as ``"<path>: <problem>"``.
+
+    Headers are checked before training (:func:`_check_headers`); a file whose
+    body is corrupt (a WAV cut short, NaN samples, a damaged JPEG) only fails
+    when ``tf.data`` decodes it, in an error that does not say which file.
+    This decodes every pair of the split with the pipeline's own decoders, one
+    by one, to name it. Returns ``None`` when every file decodes (or for a
+    TFRecord folder, whose records were checked when written).
+    """
+    if not isinstance(root_or_index, layout.PairIndex) and is_tfrecord_folder(root_or_index):
+        return None
+    index = (
+        root_or_index
+        if isinstance(root_or_index, layout.PairIndex)
+        else layout.index_pairs(root_or_index)
+    )
+    pairs = _select(index, split, categories)
+    native = _check_headers(pairs)
+    for pair in tqdm(pairs, desc="looking for the file that failed", unit="pair", leave=False):
+        for path, decode in (
+            (pair.audio_path, _decode_wav_pcm16 if native else _decode_any_audio),
+            (pair.image_path, lambda path: decode_image(tf.io.read_file(path), image_size)),
+        ):
+            try:
+                decode(tf.constant(str(path)))
+            except (tf.errors.OpError, TfavError) as e:
+                message = e.message if isinstance(e, tf.errors.OpError) else str(e)
+                message = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", message)
+                message = message.replace("tfav.errors.AudioError: ", "")
+                message = re.sub(r"\s*\[Op:\w+\].*", "", message)
+                lines = [line for line in message.splitlines() if line.strip()]
+                reason = lines[0] if lines else type(e).__name__
+                if str(path) in reason:
+                    reason = reason.split(f"{path}: ", 1)[-1]
+                return f"{path}: cannot be decoded ({reason.strip()[:200]})"
+    return None
 
 
 def _items(root_or_index, split, categories, image_size):
