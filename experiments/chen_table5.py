@@ -50,6 +50,8 @@ def main():
         "Budget per model: epochs x steps of batch 64, in the last column.",
         "Accuracy = verifier (image classifier) on generated images, or sound classifier on",
         "generated spectrograms (I2S); paper numbers are on Sub-URMP.",
+        "Generators use tfav's defaults (resize-convolution, generator weight averaging;",
+        "`--upsampling deconv --generator-average 0` is the paper's setting).",
         "",
         "| model | acc. train sounds | acc. validation sounds | paper (train / test) "
         "| IS (10 splits) | FID (verifier features) | diversity / real | budget |",
