@@ -29,7 +29,14 @@ def test_evaluate_and_generate(pose_run, tmp_path, capsys):
     assert json.loads((pose_run / "config.json").read_text())["condition_encoder"] == (
         "pose_from_sound")
     # The run measured its samples every epoch with the verifier and the pose regressor.
-    assert all({"acc_train", "acc_val", "pose_err"} <= set(h) for h in history)
+    assert all({"acc_train", "acc_val", "pose_err", "pose_err_train"} <= set(h) for h in history)
+    # best.keras holds the epoch with the lowest pose error on training sounds.
+    best = json.loads((pose_run / "summary.json").read_text())["best"]
+    lowest = min(history, key=lambda h: h["pose_err_train"])
+    assert best == {"epoch": lowest["epoch"], "pose_err_train": lowest["pose_err_train"]}
+    assert (pose_run / "best.keras").exists()
+    assert evaluate_main([str(pose_run), "--checkpoint", "best", "--n", "16"]) == 0
+    assert json.loads((pose_run / "metrics_best.json").read_text())["checkpoint"] == "best"
 
     results = evaluate_run(pose_run, log=lambda *a: None)
     assert 0.0 <= results["acc_val"] <= 1.0 and 1.0 <= results["inception_score"] <= 3.0

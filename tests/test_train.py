@@ -99,6 +99,42 @@ def test_a_corrupt_file_body_is_named_in_one_line(tiny_pairs, tmp_path, cache, c
     assert "--resume" in err
 
 
+def test_best_checkpoint_keeps_the_best_epoch_and_survives_a_resume(tmp_path):
+    import keras
+
+    from tfav.callbacks import BEST, BestCheckpoint
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    best = BestCheckpoint(tmp_path, "acc_train", "max", history=[])
+    best.set_model(model)
+    weights = {}
+    for epoch, acc in enumerate([0.5, 0.7, 0.6]):
+        model.layers[0].kernel.assign(np.full((2, 1), float(epoch), "float32"))
+        best.on_epoch_end(epoch, {"acc_train": acc})
+        weights[epoch + 1] = float(model.layers[0].kernel[0, 0])
+    assert best.best == {"epoch": 2, "acc_train": 0.7}
+    kept = load_trained(tmp_path / BEST, "model")
+    assert float(kept.layers[0].kernel[0, 0]) == weights[2]
+    # Resumed: the best so far comes from the history; a worse epoch does not replace it.
+    history = [{"epoch": 1, "acc_train": 0.5}, {"epoch": 2, "acc_train": 0.7},
+               {"epoch": 3, "acc_train": 0.6}]
+    again = BestCheckpoint(tmp_path, "acc_train", "max", history)
+    again.set_model(model)
+    assert again.best == {"epoch": 2, "acc_train": 0.7}
+    again.on_epoch_end(3, {"acc_train": 0.65})
+    assert again.best["epoch"] == 2
+    lower = BestCheckpoint(tmp_path / "pose", "pose_err_train", "min", history=[])
+    lower.set_model(model)
+    (tmp_path / "pose").mkdir()
+    for epoch, err in enumerate([0.3, 0.2, float("nan"), 0.25]):
+        lower.on_epoch_end(epoch, {"pose_err_train": err})
+    assert lower.best == {"epoch": 2, "pose_err_train": 0.2}
+    empty = tmp_path / "empty_run"
+    empty.mkdir()
+    with pytest.raises(ConfigError, match="no best.keras"):
+        load_trained(empty, "s2i_instrument", checkpoint="best")
+
+
 def test_nan_guard_stops_training():
     class Model:
         stop_training = False

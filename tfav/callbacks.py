@@ -17,6 +17,8 @@ import numpy as np
 from tfav.data.layout import atomic_write_bytes
 
 CHECKPOINT, STATE = "checkpoint.keras", "state.json"
+#: The whole model of the epoch with the best selection metric (see ``BestCheckpoint``).
+BEST = "best.keras"
 
 
 def save_model_atomically(model, path) -> None:
@@ -53,6 +55,46 @@ class RunCheckpoint(keras.callbacks.Callback):
         save_model_atomically(self.model, self.run_dir / CHECKPOINT)
         state = {"epoch": epoch + 1, "history": self.history}
         atomic_write_bytes(self.run_dir / STATE, json.dumps(state, indent=1).encode())
+
+
+class BestCheckpoint(keras.callbacks.Callback):
+    """Keep the model of the best epoch so far as ``best.keras`` (written atomically).
+
+    A GAN's quality swings from epoch to epoch and can decay late, when the
+    discriminator overpowers the generator, so the last epoch is not always
+    the best. The choice uses a metric on *training* conditions (``key``, e.g.
+    ``acc_train`` or ``pose_err_train``), which leaves the validation numbers
+    an unbiased measure of the chosen model. On resume the best so far is
+    read from the history.
+
+    Args:
+        run_dir: the run folder.
+        key: the epoch log to select by (added by ``GeneratedQuality``).
+        mode: ``"max"`` or ``"min"``.
+        history: the run's rows so far (``state.json``).
+    """
+
+    def __init__(self, run_dir, key: str, mode: str, history: list[dict]):
+        super().__init__()
+        self.run_dir, self.key, self.mode = Path(run_dir), key, mode
+        rows = [h for h in history if math.isfinite(h.get(key, math.nan))]
+        self.best = None
+        if rows and (self.run_dir / BEST).exists():
+            pick = max if mode == "max" else min
+            row = pick(rows, key=lambda h: h[key])
+            self.best = {"epoch": row["epoch"], key: row[key]}
+
+    def _better(self, value):
+        if self.best is None:
+            return True
+        old = self.best[self.key]
+        return value > old if self.mode == "max" else value < old
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = float((logs or {}).get(self.key, math.nan))
+        if math.isfinite(value) and self._better(value):
+            save_model_atomically(self.model, self.run_dir / BEST)
+            self.best = {"epoch": epoch + 1, self.key: value}
 
 
 class NanGuard(keras.callbacks.Callback):

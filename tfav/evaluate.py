@@ -168,14 +168,18 @@ class Probe:
                 lms = resize_spectrogram(gen, tasks.LMS_FRAMES)
                 probs = evaluators["sound_encoder"].predict(lms, verbose=0)
                 out[key] = metrics.classification_accuracy(probs, self.data[split]["label"])
-            if split == "validation" and "pose_regressor" in evaluators:
+            truth = self.data[split].get("pose")
+            if "pose_regressor" in evaluators and truth is not None and not np.isnan(truth).any():
                 pose = evaluators["pose_regressor"].predict(gen, verbose=0)
-                out["pose_err"] = float(metrics.pose_error(pose, self.data[split]["pose"]).overall)
+                key = "pose_err" if split == "validation" else "pose_err_train"
+                out[key] = float(metrics.pose_error(pose, truth).overall)
         return out
 
 
-def evaluate_run(run_dir, n: int = 512, diversity_conditions: int = 64, seed: int = 0, log=print):
-    """All metrics of a finished (or checkpointed) GAN run; writes ``metrics.json``."""
+def evaluate_run(run_dir, n: int = 512, diversity_conditions: int = 64, seed: int = 0, log=print,
+                 checkpoint: str = "last"):
+    """All metrics of a finished (or checkpointed) GAN run; writes ``metrics.json``
+    (``metrics_best.json`` for ``checkpoint="best"``, the run's ``best.keras``)."""
     from tfav.data.layout import index_pairs
     from tfav.train import dependency, load_trained, read_generator_run
     from tfav.visualize import line_plot
@@ -185,7 +189,7 @@ def evaluate_run(run_dir, n: int = 512, diversity_conditions: int = 64, seed: in
     index = index_pairs(config["data"])
     instrument = config.get("instrument")
     cats = [instrument] if instrument else None
-    model = load_trained(run_dir, task.name)
+    model = load_trained(run_dir, task.name, checkpoint=checkpoint)
     probe = Probe.from_index(task, index, cats, n=n, seed=seed)
     evaluator_names = ("image_encoder",) if task.direction == "s2i" else ("sound_encoder",)
     ev = {name: dependency(name, config["data"], index, log=log) for name in evaluator_names}
@@ -195,7 +199,8 @@ def evaluate_run(run_dir, n: int = 512, diversity_conditions: int = 64, seed: in
             "pose_regressor", config["data"], index, log=log, instrument=instrument
         )
 
-    results = {"task": task.name, "instrument": instrument, "run_dir": str(run_dir)}
+    results = {"task": task.name, "instrument": instrument, "run_dir": str(run_dir),
+               "checkpoint": checkpoint}
     results.update(probe.measure(model, ev))
     val = probe.data["validation"]
     if task.name == "a2i_diverse":  # Yang et al. Tables I-II (R-precision needs the I2A)
@@ -252,7 +257,8 @@ def evaluate_run(run_dir, n: int = 512, diversity_conditions: int = 64, seed: in
     results = {k: float(v) if isinstance(v, np.floating | float) else v for k, v in results.items()}
     from tfav.data.layout import atomic_write_bytes
 
-    atomic_write_bytes(run_dir / "metrics.json", json.dumps(results, indent=1).encode())
+    name = "metrics.json" if checkpoint == "last" else f"metrics_{checkpoint}.json"
+    atomic_write_bytes(run_dir / name, json.dumps(results, indent=1).encode())
     width = max(len(k) for k in results)
     for k, v in results.items():
         log(f"{k:<{width}}  {v:.4f}" if isinstance(v, float) else f"{k:<{width}}  {v}")
@@ -265,8 +271,10 @@ def main(argv=None):
     p.add_argument("run", help="run folder written by python -m tfav.train")
     p.add_argument("--n", type=int, default=512, help="conditions per split (default 512)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--checkpoint", choices=("last", "best"), default="last",
+                   help="the last epoch (default) or the run's best.keras")
     args = p.parse_args(argv)
-    evaluate_run(args.run, n=args.n, seed=args.seed)
+    evaluate_run(args.run, n=args.n, seed=args.seed, checkpoint=args.checkpoint)
     return 0
 
 

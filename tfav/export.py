@@ -433,8 +433,10 @@ def _metadata(task, config, model, signatures):
 
 
 def export_run(run, *, fmt="savedmodel", name=None, version=None, out="export/models",
-               quantize="none", progress=True) -> ExportResult:  # fmt: skip
+               quantize="none", progress=True, checkpoint="last") -> ExportResult:  # fmt: skip
     """Export a run folder (see the module docstring); returns where it went.
+
+    ``checkpoint="best"`` exports the generator of the run's ``best.keras``.
 
     Raises:
         ConfigError: not a run folder, unknown format, or the version exists.
@@ -460,7 +462,7 @@ def export_run(run, *, fmt="savedmodel", name=None, version=None, out="export/mo
         if wanted and path.exists():
             raise ConfigError(f"{path}: version {version} exists already; pass another --version")
     steps = tqdm(total=3 + (fmt != "savedmodel"), desc="export", disable=not progress)
-    model = load_trained(run, task.name)
+    model = load_trained(run, task.name, checkpoint=checkpoint)
     steps.update()
     archive = build_archive(task, model)
     signatures = ["serving_default", "with_noise", "encode"] if task.kind == "gan" else [
@@ -504,6 +506,8 @@ def parse_args(argv=None):
     p.add_argument("--out", default="export/models", help="models folder (default export/models)")
     p.add_argument("--quantize", default="none", choices=QUANTIZATIONS,
                    help="TFLite weights: none (float32), float16 or dynamic (int8)")
+    p.add_argument("--checkpoint", choices=("last", "best"), default="last",
+                   help="the last epoch (default) or the run's best.keras")
     return p.parse_args(argv)
 
 
@@ -511,7 +515,8 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     result = export_run(args.run, fmt=args.format, name=args.name, version=args.version,
-                        out=args.out, quantize=args.quantize)  # fmt: skip
+                        out=args.out, quantize=args.quantize,
+                        checkpoint=args.checkpoint)  # fmt: skip
     for label, path in (("SavedModel", result.saved_model), ("TFLite", result.tflite)):
         if path is not None:
             print(f"{label}: {path}")

@@ -73,6 +73,8 @@ def main(argv=None):
     p.add_argument("--offset", type=float, default=0.0, help="start of the half second, in s")
     p.add_argument("--out", help="output folder (default RUN/generated/<input name>)")
     p.add_argument("--gains", help="S2I: comma-separated volume gains, one row each (Wan 5.3)")
+    p.add_argument("--checkpoint", choices=("last", "best"), default="last",
+                   help="the last epoch (default) or the run's best.keras")
     args = p.parse_args(argv)
     try:
         gains = [float(g) for g in args.gains.split(",")] if args.gains else [1.0]
@@ -93,7 +95,7 @@ def main(argv=None):
     if not Path(source).exists():
         raise ConfigError(f"{source}: no such file")
     out = Path(args.out) if args.out else run_dir / "generated" / Path(source).stem
-    model = load_trained(run_dir, task.name)
+    model = load_trained(run_dir, task.name, checkpoint=args.checkpoint)
     if task.direction == "s2i":
         rows = []
         for gain in gains:

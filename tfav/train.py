@@ -66,16 +66,31 @@ def read_generator_run(run_dir) -> tuple[tasks.Task, dict]:
     return task, config
 
 
-def load_trained(path, task_name: str, compile: bool = False):
-    """A trained model from a run folder (its ``checkpoint.keras``) or a ``.keras`` file."""
+#: ``--checkpoint`` choices of evaluate, generate and export: the run folder's file.
+CHECKPOINTS = {"last": "checkpoint.keras", "best": "best.keras"}
+
+
+def load_trained(path, task_name: str, compile: bool = False, checkpoint: str = "last"):
+    """A trained model from a run folder or a ``.keras`` file.
+
+    Args:
+        checkpoint: in a run folder, ``"last"`` (``checkpoint.keras``, the last
+            finished epoch) or ``"best"`` (``best.keras``, the epoch with the best
+            generated samples on training conditions; GAN runs).
+    """
     import keras
 
     import tfav.objectives.diverse_gan  # noqa: F401
     import tfav.objectives.gan_cls  # noqa: F401  (registers the objective for loading)
     import tfav.objectives.scene_gan  # noqa: F401
 
+    if checkpoint not in CHECKPOINTS:
+        raise ConfigError(f"--checkpoint must be one of {', '.join(CHECKPOINTS)}, got {checkpoint}")
     path = Path(path)
-    file = path / "checkpoint.keras" if path.is_dir() else path
+    file = path / CHECKPOINTS[checkpoint] if path.is_dir() else path
+    if path.is_dir() and checkpoint == "best" and not file.exists():
+        raise ConfigError(f"{path}: no {file.name} (runs keep one when samples are measured "
+                          "every epoch; not with --no-eval)")
     if not file.exists():
         raise ConfigError(f"{path}: no trained {task_name} here (expected a run folder or .keras)")
     try:
@@ -188,6 +203,7 @@ def train(
     import tensorflow as tf
 
     from tfav.callbacks import (
+        BestCheckpoint,
         GeneratedQuality,
         NanGuard,
         RunCheckpoint,
@@ -316,7 +332,7 @@ def train(
 
     history = state["history"]
     guard = NanGuard()
-    callbacks = [guard]
+    callbacks, best = [guard], None
     if task.kind == "gan":
         from tfav import evaluate as ev
 
@@ -324,6 +340,10 @@ def train(
         callbacks.append(SampleGrid(run_dir, probe.sample_grid, writer_dir=run_dir / "logs"))
         if evaluators:
             callbacks.append(GeneratedQuality(lambda m: probe.measure(m, evaluators)))
+            pose = "pose_regressor" in evaluators
+            key, mode = ("pose_err_train", "min") if pose else ("acc_train", "max")
+            best = BestCheckpoint(run_dir, key, mode, history)
+            callbacks.append(best)
     callbacks += [
         keras.callbacks.TensorBoard(run_dir / "logs", write_graph=False),
         RunCheckpoint(run_dir, history),
@@ -354,6 +374,9 @@ def train(
         "epochs_done": len(history),
         "seconds": round(time.time() - start, 1),
         "final": history[-1] if history else {},
+        # The epoch kept as best.keras (chosen on training conditions); --checkpoint best
+        # in evaluate, generate and export uses it.
+        "best": best.best if best is not None else None,
         "model": final_path.name,
         "train_pairs": len(index.select("train", instrument)),
         "validation_pairs": len(index.select("validation", instrument)),
