@@ -74,6 +74,9 @@ def markdown(result):
         f"Mode: **{result['mode']}** ({result['schedule']}); sound vector: "
         f"{result['sound_vector']}; z: {result['z_dim']}-d; generator steps per "
         f"discriminator step: {result['g_per_d']}; batch {result['batch_size']}.",
+        "Generator: tfav's defaults (resize-convolution, samples from a 0.999 moving "
+        "average of its weights; the paper's deconvolutions and raw weights are "
+        "`--upsampling deconv --generator-average 0`).",
         f"Scored on {result['n']} validation conditions with our verifier (13 classes; "
         "the paper's Inception v3 scores 9 scene classes), so only the ordering compares.",
         f"Machine: {result['machine']}; load average at start {result['load_start']}, "
