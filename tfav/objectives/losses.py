@@ -173,7 +173,15 @@ def auxiliary_classifier_loss(class_logits, labels):
     )
 
 
-def feature_consistency_loss(features, reconstructed):
-    """Audio feature consistency ``L2(a, a~)`` (Yang et al. eq. 4): mean squared distance."""
+def feature_consistency_loss(features, reconstructed, epsilon=1e-8):
+    """Audio feature consistency ``L2(a, a~)`` (Yang et al. eq. 4), batch mean.
+
+    The paper "calculates the L2 distances between the audio feature of the
+    input signal and that encoded by the generated image" and adds them to
+    the generator's loss with weight 1: the Euclidean distance ``||a - a~||``,
+    not its square, whose sum over the feature's dimensions (80 for fbank,
+    256 for SoundNet) would outweigh the adversarial terms many times over.
+    ``epsilon`` inside the root keeps the gradient finite at ``a = a~``.
+    """
     diff = ops.cast(features, "float32") - ops.cast(reconstructed, "float32")
-    return ops.mean(ops.sum(ops.square(diff), axis=-1))
+    return ops.mean(ops.sqrt(ops.sum(ops.square(diff), axis=-1) + epsilon))
