@@ -176,8 +176,10 @@ def test_mirrored_two_cpus_same_losses_as_one_device(tiny_setup, tmp_path):
     for that rounding, yet per-replica batch statistics or the same noise on
     both replicas change the losses in the first or second decimal. Adam's
     steps hardly change when gradients are scaled, so a missing 1/N shows
-    only at about 4e-4 here; one plain SGD step of G and of D (measured
-    relative difference at most about 1e-5) shows it as a difference of 1.
+    only at about 4e-4 here; one plain SGD step of G and of D shows it as a
+    relative difference of 1. The step itself usually differs by about 1e-5,
+    but once measured 1.2e-2 for G on a loaded machine (probably batch norm over 2
+    samples per replica amplifying summation-order rounding), so the bound is 0.1.
     """
     data, encoder = tiny_setup
     proc = subprocess.run(
@@ -196,4 +198,4 @@ def test_mirrored_two_cpus_same_losses_as_one_device(tiny_setup, tmp_path):
     assert len({row[0] for row in one}) == 3, "the steps did not change the model"
     np.testing.assert_allclose(two, one, rtol=1e-4, atol=1e-6)
     # Without the 1/N the two-replica step would be twice as long: a difference of 1.
-    assert max(result["sgd_step_difference"].values()) < 1e-3, result["sgd_step_difference"]
+    assert max(result["sgd_step_difference"].values()) < 0.1, result["sgd_step_difference"]
