@@ -261,13 +261,15 @@ def _poses(index, pairs):
     return np.asarray([t["pose"] for t in truth], np.float32)
 
 
+def _as_index(root_or_index) -> layout.PairIndex:
+    if isinstance(root_or_index, layout.PairIndex):
+        return root_or_index
+    return layout.index_pairs(root_or_index)
+
+
 def _folder_items(root_or_index, split, categories, image_size):
     """(dataset of file names and labels, its decode function, item count)."""
-    index = (
-        root_or_index
-        if isinstance(root_or_index, layout.PairIndex)
-        else layout.index_pairs(root_or_index)
-    )
+    index = _as_index(root_or_index)
     pairs = _select(index, split, categories)
     decode_audio = _decode_wav_pcm16 if _check_headers(pairs) else _decode_any_audio
     files = {
@@ -301,12 +303,7 @@ def find_undecodable(root_or_index, split: str, *, categories=None, image_size: 
     """
     if not isinstance(root_or_index, layout.PairIndex) and is_tfrecord_folder(root_or_index):
         return None
-    index = (
-        root_or_index
-        if isinstance(root_or_index, layout.PairIndex)
-        else layout.index_pairs(root_or_index)
-    )
-    pairs = _select(index, split, categories)
+    pairs = _select(_as_index(root_or_index), split, categories)
     native = _check_headers(pairs)
     for pair in tqdm(pairs, desc="looking for the file that failed", unit="pair", leave=False):
         for path, decode in (

@@ -83,14 +83,13 @@ def parse_policy(policy: str | None) -> tuple[str, ...]:
 
 
 def diff_augment(images, policy, seed):
-    """Apply the transforms of ``policy`` (names or a comma-separated string) to ``images``.
+    """Apply the transforms of ``policy`` (a comma-separated string) to ``images``.
 
     Args:
         images: ``[batch, height, width, channels]`` in [-1, 1].
         policy: e.g. ``"translation,cutout"``; empty for none.
         seed: a ``keras.random.SeedGenerator`` (each call draws new transforms).
     """
-    names = parse_policy(policy) if isinstance(policy, str | type(None)) else tuple(policy)
-    for name in names:
+    for name in parse_policy(policy):
         images = TRANSFORMS[name](images, seed)
     return images
