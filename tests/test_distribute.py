@@ -172,9 +172,10 @@ def test_mirrored_two_cpus_same_losses_as_one_device(tiny_setup, tmp_path):
     divided by two), averages synchronised batch-norm statistics computed as
     E[x^2] - E[x]^2, and reduces the logged means over replicas: the same
     arithmetic as one device in another float32 summation order, which
-    measured differences of about 2e-6 after three steps. rtol 1e-4 leaves room
-    for that rounding, yet per-replica batch statistics or the same noise on
-    both replicas change the losses in the first or second decimal. Adam's
+    usually measured differences of about 2e-6 after three steps, but once
+    3e-4 relative in CI on a quiet machine. rtol 3e-3 leaves room for that
+    rounding, yet per-replica batch statistics or the same noise on both
+    replicas change the losses in the first or second decimal. Adam's
     steps hardly change when gradients are scaled, so a missing 1/N shows
     only at about 4e-4 here; one plain SGD step of G and of D shows it as a
     relative difference of 1. The step itself usually differs by about 1e-5,
@@ -196,6 +197,6 @@ def test_mirrored_two_cpus_same_losses_as_one_device(tiny_setup, tmp_path):
                 for n in ("default", "mirrored"))
     assert len(one) == len(two) == 3
     assert len({row[0] for row in one}) == 3, "the steps did not change the model"
-    np.testing.assert_allclose(two, one, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(two, one, rtol=3e-3, atol=1e-6)
     # Without the 1/N the two-replica step would be twice as long: a difference of 1.
     assert max(result["sgd_step_difference"].values()) < 0.1, result["sgd_step_difference"]
