@@ -173,7 +173,7 @@ def test_mirrored_two_cpus_same_losses_as_one_device(tiny_setup, tmp_path):
     E[x^2] - E[x]^2, and reduces the logged means over replicas: the same
     arithmetic as one device in another float32 summation order, which
     usually measured differences of about 2e-6 after three steps, but once
-    3e-4 relative in CI on a quiet machine. rtol 3e-3 leaves room for that
+    1.2e-3 relative in CI on a quiet machine. rtol 3e-3 leaves room for that
     rounding, yet per-replica batch statistics or the same noise on both
     replicas change the losses in the first or second decimal. Adam's
     steps hardly change when gradients are scaled, so a missing 1/N shows
