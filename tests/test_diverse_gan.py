@@ -107,14 +107,13 @@ def test_a2i_diverse_train_and_evaluate(tiny_pairs, tmp_path, monkeypatch):
 
     from tfav.data.layout import index_pairs
     from tfav.evaluate import evaluate_run
-    from tfav.train import cache_root, dataset_fingerprint, train
+    from tfav.train import cached_model_dir, train
 
     monkeypatch.setenv("TFAV_CACHE", str(tmp_path / "cache"))
     from tfav import tasks
 
-    fp = dataset_fingerprint(index_pairs(tiny_pairs))
     train("image_encoder", data=tiny_pairs, epochs=1, batch_size=4, verbose=0,
-          out=cache_root() / "models" / fp / "image_encoder")
+          out=cached_model_dir("image_encoder", index_pairs(tiny_pairs)))
     out = train("a2i_diverse", data=tiny_pairs, epochs=1, batch_size=4, out=tmp_path / "yang",
                 hyper=tasks.Hyper(base_filters=4, z_dim=4, features="fbank"), verbose=0)
     summary = json.loads((out / "summary.json").read_text())

@@ -146,3 +146,21 @@ def test_nan_guard_stops_training():
     assert guard.failure is None and not guard.model.stop_training
     guard.on_train_batch_end(7, {"d_loss": float("nan")})
     assert guard.model.stop_training and "epoch 3, batch 7" in guard.failure
+
+
+def test_cache_folder_follows_the_training_recipe(tiny_pairs, cache, monkeypatch):
+    import dataclasses
+
+    from tfav import tasks
+    from tfav.data.layout import index_pairs
+    from tfav.train import cached_model_dir
+
+    index = index_pairs(tiny_pairs)
+    before = cached_model_dir("sound_encoder", index)
+    assert before.parent.parent == cache / "models" and before.name.startswith("sound_encoder-")
+    task = tasks.TASKS["sound_encoder"]
+    monkeypatch.setitem(tasks.TASKS, "sound_encoder",
+                        dataclasses.replace(task, description="reworded"))
+    assert cached_model_dir("sound_encoder", index) == before
+    monkeypatch.setitem(tasks.TASKS, "sound_encoder", dataclasses.replace(task, epochs=99))
+    assert cached_model_dir("sound_encoder", index) != before

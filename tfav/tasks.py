@@ -83,9 +83,9 @@ TASKS = {
     t.name: t
     for t in [
         Task("sound_encoder", "classifier", "LMS instrument classifier (Chen Fig. 4)",
-             modality="sound", epochs=3),
+             modality="sound", epochs=10),
         Task("image_encoder", "classifier", "image instrument classifier / verifier (Chen Fig. 5)",
-             modality="image", epochs=3),
+             modality="image", epochs=5),
         Task("sound_autoencoder", "autoencoder", "stacked LMS autoencoder (Chen sec. 5.1)",
              modality="sound", epochs=8),
         Task("pose_regressor", "regressor", "image -> pose vector, for evaluation",

@@ -53,6 +53,21 @@ def dataset_fingerprint(index) -> str:
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 
+def cached_model_dir(task_name: str, index, instrument: str | None = None) -> Path:
+    """Where the cache keeps ``task_name`` trained on ``index`` with the task's defaults.
+
+    The folder name ends in a hash of the defaults that shape the model (epochs,
+    batch size, learning rate, filters, image size), so a release that changes
+    them trains a fresh model instead of reusing one made to the old recipe.
+    """
+    task = tasks.get_task(task_name)
+    recipe = {k: getattr(task, k) for k in ("epochs", "batch_size", "learning_rate",
+                                            "base_filters", "image_size")}
+    digest = hashlib.sha1(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:8]
+    name = task_name + (f"-{instrument}" if instrument else "") + f"-{digest}"
+    return cache_root() / "models" / dataset_fingerprint(index) / name
+
+
 def read_generator_run(run_dir) -> tuple[tasks.Task, dict]:
     """The task and ``config.json`` of a GAN run folder, or a clear error."""
     run_dir = Path(run_dir)
@@ -125,8 +140,8 @@ def dependency(task_name: str, data_root, index, explicit=None, seed=0, log=prin
         return load_trained(explicit, task_name)
     if not tasks.get_task(task_name).kind == "regressor":
         instrument = None
-    name = task_name + (f"-{instrument}" if instrument else "")
-    run_dir = cache_root() / "models" / dataset_fingerprint(index) / name
+    run_dir = cached_model_dir(task_name, index, instrument)
+    name = run_dir.name
     with _exclusive(run_dir.with_name(f".{name}.lock")):
         if (run_dir / "summary.json").exists():
             log(f"[tfav] reusing cached {name}: {run_dir}")
