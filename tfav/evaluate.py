@@ -203,17 +203,13 @@ def evaluate_run(run_dir, n: int = 512, diversity_conditions: int = 64, seed: in
                "checkpoint": checkpoint}
     results.update(probe.measure(model, ev))
     val = probe.data["validation"]
-    if task.name == "a2i_diverse":  # Yang et al. Tables I-II (R-precision needs the I2A)
-        from tfav.objectives.diverse_gan import diverse_metrics
-
-        results.update(diverse_metrics(model, val["waveform"], val["label"],
-                                       ev["image_encoder"], seed=seed))
-    elif task.direction == "s2i":
+    if task.direction == "s2i":
         verifier = ev["image_encoder"]
         from tfav.models.encoders import encoder_from_classifier
 
         features = encoder_from_classifier(verifier)
-        gen = probe.generate(model, "validation")[0]
+        size = val["image"].shape[1]  # a2i_diverse draws 128x128; the verifier takes 64
+        gen = _to_size(probe.generate(model, "validation")[0], size)
         logits = verifier.predict(gen, verbose=0)
         results["inception_score"], results["inception_score_std"] = metrics.inception_score(
             logits, splits=min(10, len(logits)), from_logits=True
@@ -221,11 +217,18 @@ def evaluate_run(run_dir, n: int = 512, diversity_conditions: int = 64, seed: in
         results["frechet_distance"] = metrics.frechet_distance(
             features.predict(val["image"], verbose=0), features.predict(gen, verbose=0)
         )
+        # Diversity at the verifier's size, relative to real images of one class there,
+        # so that models drawing at 64 and at 128 compare.
         k = min(diversity_conditions, len(val["label"]))
-        several = probe.generate(model, "validation", samples=4)[:, :k]  # [4, k, H, W, 3]
+        several = np.stack([_to_size(s, size)
+                            for s in probe.generate(model, "validation", samples=4)[:, :k]])
         div = metrics.diversity(np.transpose(several, (1, 0, 2, 3, 4)))
         real = metrics.within_class_distance(val["image"], val["label"])
         results.update(diversity=div, real_within_class_distance=real, diversity_ratio=div / real)
+        if task.name == "a2i_diverse":  # Yang et al. Table II (R-precision needs the I2A)
+            from tfav.objectives.diverse_gan import r_precision_metrics
+
+            results.update(r_precision_metrics(model, val["waveform"], seed=seed))
         if has_pose:
             # Pose of generated images (read by the pose regressor) against the pose of the
             # frame that belongs to the conditioning sound; chance = a random other pose;
