@@ -247,7 +247,7 @@ class Hyper:
     base_filters: int | None = None  # None: the task's default
     spectral_norm: bool = False
     g_steps: int = 1
-    # Chen and Wan GANs: how G upsamples (``tfav.models.generators.UPSAMPLING``; the
+    # All GANs: how G upsamples (``tfav.models.generators.UPSAMPLING``; the
     # papers' "deconv" leaves pixel speckle for thousands of steps) and the momentum of
     # the generator weight average samples are drawn from (0 = the papers' raw weights).
     upsampling: str = "resize"
@@ -358,7 +358,8 @@ def _build_a2i(task, num_classes, hyper, soundnet, image_size, seed, lr, bf):
         model = diverse_gan(
             feature_dim(encoder), num_classes, condition_encoder=encoder, z_dim=hyper.z_dim,
             base_filters=bf, learning_rate=lr, beta_1=hyper.beta_1, seed=seed,
-            g_steps=hyper.g_steps,
+            g_steps=hyper.g_steps, upsampling=hyper.upsampling,
+            generator_average=hyper.generator_average,
         )
     else:
         model = scene_gan(

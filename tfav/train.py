@@ -483,10 +483,10 @@ def parse_args(argv=None):
     p.add_argument("--z-dim", type=int, help="noise width (default 100)")
     p.add_argument("--spectral-norm", action=argparse.BooleanOptionalAction,
                    help="spectral norm in Chen discriminators (default off)")
-    p.add_argument("--upsampling", choices=("resize", "deconv"), help="Chen and Wan "
+    p.add_argument("--upsampling", choices=("resize", "deconv"), help="GAN "
                    "generators: resize-convolution (default) or the papers' transposed convolution")
-    p.add_argument("--generator-average", type=float, metavar="MOMENTUM", help="Chen and Wan "
-                   "GANs: sample from a moving average of G's weights (default 0.999; 0 = off)")
+    p.add_argument("--generator-average", type=float, metavar="MOMENTUM", help="GANs: "
+                   "sample from a moving average of G's weights (default 0.999; 0 = off)")
     p.add_argument("--augment", metavar="POLICY", help="Chen S2I GANs: DiffAugment of D's "
                    "images, e.g. translation,cutout or color,translation,cutout (default none)")
     p.add_argument("--g-steps", type=int, help="Chen and a2i_diverse GANs: generator steps per "

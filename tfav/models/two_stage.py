@@ -15,13 +15,16 @@ import keras
 from keras import layers
 
 from tfav.errors import ConfigError
+from tfav.models.generators import UPSAMPLING, _up_block, _upsample
 
 
-def _decoder(x, base_filters, image_size, prefix):
+def _decoder(x, base_filters, image_size, prefix, upsampling="deconv"):
     n_up = math.log2(image_size / 4)
     if image_size < 8 or n_up != int(n_up):
         raise ConfigError(f"image_size must be a power of two >= 8, got {image_size}")
     n_up = int(n_up)
+    if upsampling not in UPSAMPLING:
+        raise ConfigError(f"upsampling must be one of {UPSAMPLING}, got {upsampling!r}")
 
     def width(i):
         return base_filters * min(8, 2 ** (n_up - 1 - i))
@@ -31,16 +34,12 @@ def _decoder(x, base_filters, image_size, prefix):
     x = layers.ReLU(name=f"{prefix}_project_relu")(x)
     x = layers.Reshape((4, 4, width(0)), name=f"{prefix}_seed_map")(x)
     for i in range(1, n_up):
-        x = layers.Conv2DTranspose(width(i), 4, strides=2, padding="same", use_bias=False,
-                                   name=f"{prefix}_up{i}_deconv")(x)
-        x = layers.BatchNormalization(name=f"{prefix}_up{i}_bn")(x)
-        x = layers.ReLU(name=f"{prefix}_up{i}_relu")(x)
-    return layers.Conv2DTranspose(3, 4, strides=2, padding="same", activation="tanh",
-                                  name=f"{prefix}_image")(x)
+        x = _up_block(x, width(i), f"{prefix}_up{i}", upsampling)
+    return _upsample(x, 3, f"{prefix}_image", upsampling, use_bias=True, activation="tanh")
 
 
 def stage1_generator(condition_dim: int, z_dim: int = 100, latent_dim: int = 128,
-                     base_filters: int = 64, image_size: int = 64,
+                     base_filters: int = 64, image_size: int = 64, upsampling: str = "deconv",
                      name: str = "g64") -> keras.Model:
     """``G64``: ``[a, z] -> [image [B, 64, 64, 3], h [B, latent_dim]]`` (Yang et al. eq. 1).
 
@@ -50,6 +49,8 @@ def stage1_generator(condition_dim: int, z_dim: int = 100, latent_dim: int = 128
         latent_dim: Width ``e`` of the visual latent ``h``.
         base_filters: Channels of the last hidden block.
         image_size: Output side (64).
+        upsampling: ``"deconv"`` (DCGAN's transposed convolutions, the paper) or
+            ``"resize"`` (see ``tfav.models.generators.UPSAMPLING``).
         name: Model name.
     """
     a = keras.Input((condition_dim,), name="condition")
@@ -57,17 +58,18 @@ def stage1_generator(condition_dim: int, z_dim: int = 100, latent_dim: int = 128
     h = layers.Concatenate(name="a_z")([a, z])
     h = layers.Dense(latent_dim, name="latent_dense")(h)
     h = layers.LeakyReLU(0.2, name="latent")(h)
-    image = _decoder(h, base_filters, image_size, "g64")
+    image = _decoder(h, base_filters, image_size, "g64", upsampling)
     return keras.Model([a, z], [image, h], name=name)
 
 
 def stage2_generator(condition_dim: int, latent_dim: int = 128, base_filters: int = 32,
-                     image_size: int = 128, name: str = "g128") -> keras.Model:
+                     image_size: int = 128, upsampling: str = "deconv",
+                     name: str = "g128") -> keras.Model:
     """``G128``: ``[a, h] -> image [B, 128, 128, 3]`` (Yang et al. eq. 2)."""
     a = keras.Input((condition_dim,), name="condition")
     h = keras.Input((latent_dim,), name="latent")
     x = layers.Concatenate(name="a_h")([a, h])
-    return keras.Model([a, h], _decoder(x, base_filters, image_size, "g128"), name=name)
+    return keras.Model([a, h], _decoder(x, base_filters, image_size, "g128", upsampling), name=name)
 
 
 def image_to_audio_regressor(condition_dim: int, image_size: int = 128, base_filters: int = 16,

@@ -45,11 +45,15 @@ class DiverseGAN(TwoOptimizerGAN):
         z_dim: Noise width.
         consistency_weight: Weight of ``L_con`` (the paper sums with weight 1).
         g_steps: Generator steps per discriminator step.
+        generator_average: Momentum of the moving average of ``G64`` and ``G128``
+            that samples are drawn from (0: the trained weights, the paper's
+            setting; see ``TwoOptimizerGAN._init_averaged_generator``).
         seed: Noise seed.
     """
 
     def __init__(self, g64, g128, d64, d128, i2a, condition_encoder=None, z_dim=100,
-                 consistency_weight=1.0, g_steps=1, seed=None, **kwargs):
+                 consistency_weight=1.0, g_steps=1, generator_average=0.0, seed=None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.g64, self.g128, self.d64, self.d128, self.i2a = g64, g128, d64, d128, i2a
         self.condition_encoder = condition_encoder
@@ -62,6 +66,11 @@ class DiverseGAN(TwoOptimizerGAN):
         names = ("d_loss", "g_loss", "consistency", "class_loss", "real_score", "wrong_score",
                  "fake_score")
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
+        a = keras.Input(g64.inputs[0].shape[1:], name="condition")
+        z = keras.Input((self.z_dim,), name="z")
+        _, h = g64([a, z])
+        self._two_stage = keras.Model([a, z], g128([a, h]), name="yang_generator")
+        self._init_averaged_generator(generator_average)
         self.built = True
 
     @property
@@ -70,11 +79,8 @@ class DiverseGAN(TwoOptimizerGAN):
 
     @property
     def generator(self):
-        """What ``python -m tfav.train`` saves as ``generator.keras``: ``G128`` after ``G64``."""
-        a = keras.Input(self.g64.inputs[0].shape[1:], name="condition")
-        z = keras.Input((self.z_dim,), name="z")
-        _, h = self.g64([a, z])
-        return keras.Model([a, z], self.g128([a, h]), name="yang_generator")
+        """``[a, z] -> I128``: ``G128`` after ``G64`` (their weights, not copies)."""
+        return self._two_stage
 
     SUB_MODELS = ("g64", "g128", "d64", "d128", "i2a", "condition_encoder")
 
@@ -142,6 +148,7 @@ class DiverseGAN(TwoOptimizerGAN):
             weights = self.g64.trainable_weights + self.g128.trainable_weights
             self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights,
                                                  strict=True))
+        self.update_averaged_generator()
         return self._track(d_loss, g_loss, con, cls, scores[1])
 
     def test_step(self, batch):
@@ -160,11 +167,12 @@ class DiverseGAN(TwoOptimizerGAN):
         return {name: t.result() for name, t in self.trackers.items()}
 
     def generate(self, condition, z=None, seed=None, size=None):
-        """128x128 images (or ``size``) for a batch of conditions, inference mode."""
+        """128x128 images (or ``size``) for a batch of conditions, inference mode,
+        from the averaged generator if one is kept."""
         a = self.encode(condition)
         if z is None:
             z = self._noise(ops.shape(a)[0], seed=seed)
-        _, image = self._generate(a, ops.cast(z, "float32"), training=False)
+        image = self.sampling_generator([a, ops.cast(z, "float32")], training=False)
         return image if size is None else downsample(image, size)
 
     def get_config(self):
@@ -175,21 +183,28 @@ class DiverseGAN(TwoOptimizerGAN):
             condition_encoder=None if self.condition_encoder is None
             else ser(self.condition_encoder),
             z_dim=self.z_dim, consistency_weight=self.consistency_weight, g_steps=self.g_steps,
-            seed=self.seed,
+            generator_average=self.generator_average, seed=self.seed,
         )
         return config
 
 
 def diverse_gan(condition_dim, num_classes, condition_encoder=None, z_dim=100, base_filters=32,
                 latent_dim=128, consistency_weight=1.0, g_steps=1, learning_rate=2e-4,
-                beta_1=0.5, seed=None):
-    """A compiled :class:`DiverseGAN` with an untrained I2A (see :func:`pretrain_i2a`)."""
+                beta_1=0.5, upsampling="deconv", generator_average=0.0, seed=None):
+    """A compiled :class:`DiverseGAN` with an untrained I2A (see :func:`pretrain_i2a`).
+
+    ``upsampling`` is how ``G64`` and ``G128`` double their maps
+    (``tfav.models.generators.UPSAMPLING``); ``generator_average`` the momentum
+    of the generator weight average samples come from (0: off, as in the paper).
+    """
     from tfav.models.projection import scene_discriminator
     from tfav.models.two_stage import image_to_audio_regressor, stage1_generator, stage2_generator
 
     bf = base_filters
-    g64 = stage1_generator(condition_dim, z_dim, latent_dim, base_filters=bf)
-    g128 = stage2_generator(condition_dim, latent_dim, base_filters=max(bf // 2, 1))
+    g64 = stage1_generator(condition_dim, z_dim, latent_dim, base_filters=bf,
+                           upsampling=upsampling)
+    g128 = stage2_generator(condition_dim, latent_dim, base_filters=max(bf // 2, 1),
+                            upsampling=upsampling)
     d64, d128 = (
         scene_discriminator(condition_dim, base_filters=max(bf // (size // 64), 1),
                             image_size=size, head="projection", num_classes=num_classes,
@@ -198,7 +213,8 @@ def diverse_gan(condition_dim, num_classes, condition_encoder=None, z_dim=100, b
     )
     i2a = image_to_audio_regressor(condition_dim, 128, base_filters=max(bf // 2, 1))
     model = DiverseGAN(g64, g128, d64, d128, i2a, condition_encoder, z_dim=z_dim,
-                       consistency_weight=consistency_weight, g_steps=g_steps, seed=seed)
+                       consistency_weight=consistency_weight, g_steps=g_steps,
+                       generator_average=generator_average, seed=seed)
     model.compile(d_optimizer=keras.optimizers.Adam(learning_rate, beta_1=beta_1),
                   g_optimizer=keras.optimizers.Adam(learning_rate, beta_1=beta_1))
     return model
