@@ -60,15 +60,16 @@ def markdown(result):
         f"Machine: {result['machine']}; wall time {result['seconds'] / 60:.1f} min "
         "(runs reused from an earlier call count as 0).",
         "",
-        "| model | checkpoint | " + " | ".join(c[1] for c in COLUMNS) + " |",
-        "|---|---|" + "---|" * len(COLUMNS),
+        "| model | training min | checkpoint | " + " | ".join(c[1] for c in COLUMNS) + " |",
+        "|---|---|---|" + "---|" * len(COLUMNS),
     ]
     for name, (label, _) in MODELS.items():
         for checkpoint, m in result["runs"][name]["metrics"].items():
             cells = [c[2].format(m[c[0]]) if c[0] in m else "-" for c in COLUMNS]
             epoch = m.get("epoch")
-            lines.append(f"| {label} | {checkpoint}" + (f" (epoch {epoch})" if epoch else "")
-                         + " | " + " | ".join(cells) + " |")
+            minutes = result["runs"][name]["train_seconds"] / 60
+            at = f"{checkpoint} (epoch {epoch})" if epoch else checkpoint
+            lines.append(f"| {label} | {minutes:.0f} | {at} | " + " | ".join(cells) + " |")
     lines += ["", "Verifier accuracy on validation sounds during training (256 sounds):", "",
               "| epoch | " + " | ".join(MODELS) + " |", "|---|" + "---|" * len(MODELS)]
     curves = {name: {h["epoch"]: h.get("acc_val") for h in result["runs"][name]["history"]}
@@ -108,7 +109,7 @@ def main(argv=None):
             m = evaluate_run(out, n=args.n, seed=args.seed, log=quiet, checkpoint=checkpoint)
             m["epoch"] = summary["epochs_done"] if checkpoint == "last" else best_epoch
             scored[checkpoint] = {k: v for k, v in m.items() if isinstance(v, float | int)}
-        runs[name] = {"run": str(out), "metrics": scored,
+        runs[name] = {"run": str(out), "metrics": scored, "train_seconds": summary["seconds"],
                       "history": json.loads((out / "state.json").read_text())["history"]}
     result = {
         "epochs": args.epochs, "batch_size": tasks.get_task("a2i_diverse").batch_size,

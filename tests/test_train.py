@@ -49,6 +49,11 @@ def test_gan_run_resume_and_reload(tiny_pairs, tmp_path, sound_encoder):
     train("s2i_instrument", epochs=3, resume=True, **kwargs)
     state = json.loads((out / "state.json").read_text())
     assert [h["epoch"] for h in state["history"]] == [1, 2, 3]
+    # Training time adds up over sessions, and a finished run resumed again keeps it.
+    assert state["seconds"] > first["seconds"] > 0
+    train("s2i_instrument", epochs=3, resume=True, **kwargs)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["seconds"] == state["seconds"]
     losses = [h["d_loss"] for h in state["history"]]
     assert all(np.isfinite(losses)) and len(set(losses)) == 3, losses
 

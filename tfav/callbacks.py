@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from pathlib import Path
 
 import keras
@@ -40,20 +41,28 @@ class RunCheckpoint(keras.callbacks.Callback):
     The model is written first, then ``state.json`` naming the epoch it holds;
     both writes are atomic, so an interruption at any instant (even ``kill -9``)
     leaves a consistent pair and resuming loses at most the current epoch.
+    ``state.json`` also keeps the seconds spent in finished epochs, summed over
+    resumed sessions (``seconds``: what earlier sessions spent).
     """
 
-    def __init__(self, run_dir, history: list[dict]):
+    def __init__(self, run_dir, history: list[dict], seconds: float = 0.0):
         super().__init__()
         self.run_dir = Path(run_dir)
         self.history = history
+        self.seconds = float(seconds)
+        self._epoch_start = time.monotonic()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.monotonic()
 
     def on_epoch_end(self, epoch, logs=None):
         row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
         if any(not math.isfinite(v) for v in row.values()):
             return  # NanGuard stops the run; keep the last good checkpoint
         self.history.append(row)
+        self.seconds += time.monotonic() - self._epoch_start
         save_model_atomically(self.model, self.run_dir / CHECKPOINT)
-        state = {"epoch": epoch + 1, "history": self.history}
+        state = {"epoch": epoch + 1, "history": self.history, "seconds": round(self.seconds, 1)}
         atomic_write_bytes(self.run_dir / STATE, json.dumps(state, indent=1).encode())
 
 

@@ -359,11 +359,8 @@ def train(
             key, mode = ("pose_err_train", "min") if pose else ("acc_train", "max")
             best = BestCheckpoint(run_dir, key, mode, history)
             callbacks.append(best)
-    callbacks += [
-        keras.callbacks.TensorBoard(run_dir / "logs", write_graph=False),
-        RunCheckpoint(run_dir, history),
-    ]
-    start = time.time()
+    checkpoint = RunCheckpoint(run_dir, history, seconds=state.get("seconds", 0.0))
+    callbacks += [keras.callbacks.TensorBoard(run_dir / "logs", write_graph=False), checkpoint]
     if state["epoch"] < epochs:
         log(f"[tfav] {task.name}: {task.description}; run folder {run_dir}")
         try:
@@ -387,7 +384,8 @@ def train(
         **config,
         "run_dir": str(run_dir),
         "epochs_done": len(history),
-        "seconds": round(time.time() - start, 1),
+        # Seconds of the finished epochs, over every session that trained them.
+        "seconds": round(checkpoint.seconds, 1),
         "final": history[-1] if history else {},
         # The epoch kept as best.keras (chosen on training conditions); --checkpoint best
         # in evaluate, generate and export uses it.
