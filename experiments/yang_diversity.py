@@ -67,9 +67,10 @@ def markdown(result):
         for checkpoint, m in result["runs"][name]["metrics"].items():
             cells = [c[2].format(m[c[0]]) if c[0] in m else "-" for c in COLUMNS]
             epoch = m.get("epoch")
-            minutes = result["runs"][name]["train_seconds"] / 60
+            seconds = result["runs"][name]["train_seconds"]  # 0: not recorded (older run)
+            minutes = f"{seconds / 60:.0f}" if seconds else "-"
             at = f"{checkpoint} (epoch {epoch})" if epoch else checkpoint
-            lines.append(f"| {label} | {minutes:.0f} | {at} | " + " | ".join(cells) + " |")
+            lines.append(f"| {label} | {minutes} | {at} | " + " | ".join(cells) + " |")
     lines += ["", "Verifier accuracy on validation sounds during training (256 sounds):", "",
               "| epoch | " + " | ".join(MODELS) + " |", "|---|" + "---|" * len(MODELS)]
     curves = {name: {h["epoch"]: h.get("acc_val") for h in result["runs"][name]["history"]}
