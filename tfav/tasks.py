@@ -258,6 +258,8 @@ class Hyper:
     ablation: str = "ac"
     features: str = "fbank"
     g_per_d: int = 5
+    # a2i_diverse: weight of Yang et al.'s audio consistency loss (eq. 4; the paper sums with 1).
+    consistency_weight: float = 1.0
 
 
 def build_model(task: Task, num_classes: int, hyper: Hyper, encoder=None, image_size=64, seed=0):
@@ -359,6 +361,7 @@ def _build_a2i(task, num_classes, hyper, soundnet, image_size, seed, lr, bf):
             feature_dim(encoder), num_classes, condition_encoder=encoder, z_dim=hyper.z_dim,
             base_filters=bf, learning_rate=lr, beta_1=hyper.beta_1, seed=seed,
             g_steps=hyper.g_steps, upsampling=hyper.upsampling,
+            consistency_weight=hyper.consistency_weight,
             generator_average=hyper.generator_average,
         )
     else:

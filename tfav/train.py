@@ -495,6 +495,8 @@ def parse_args(argv=None):
                    help="a2i tasks: sound vector (Wan et al. Table 2; default fbank)")
     p.add_argument("--g-per-d", type=int,
                    help="a2i_scene: generator steps per discriminator step (default 5)")
+    p.add_argument("--consistency-weight", type=float, metavar="W", help="a2i_diverse: weight "
+                   "of the audio consistency loss L2(a, I2A(G(a, z))) (default 1, the paper)")
     p.add_argument("--soundnet-weights", metavar="NPY", help="published sound8.npy for "
                    "--features soundnet (else SoundNet-8 is trained on the labels)")
     p.add_argument("--soundnet-allow-pickle", action="store_true",
