@@ -7,7 +7,9 @@ here for the same epochs on the same data and sound vector:
 * ``a2i_diverse``: G64 -> G128 with the I2A consistency loss (Yang et al. eqs. 1-5);
 * ``a2i_scene``: row (g) of Wan et al.'s Table 4 (hinge, spectral norm,
   projection, auxiliary classifier), with one generator step per discriminator
-  step so that both models make the same number of updates.
+  step so that both models make the same number of updates;
+* ``a2i_diverse`` without the consistency loss (``--consistency-weight 0``),
+  to see what that loss does to accuracy, diversity and R-precision.
 
 Each is scored by ``tfav.evaluate`` at its last epoch and at ``best.keras``:
 verifier accuracy on validation sounds, Inception-style score, Frechet distance
@@ -37,9 +39,12 @@ from tfav.evaluate import evaluate_run
 from tfav.train import train
 
 RESULTS = Path(__file__).parent / "results"
+#: run name -> (task, label, hyperparameters)
 MODELS = {
-    "a2i_diverse": ("Yang et al. (two-stage, 128x128)", tasks.Hyper()),
-    "a2i_scene": ("Wan et al. row (g) (one stage, 64x64)", tasks.Hyper(g_per_d=1)),
+    "a2i_diverse": ("a2i_diverse", "Yang et al. (two-stage, 128x128)", tasks.Hyper()),
+    "a2i_scene": ("a2i_scene", "Wan et al. row (g) (one stage, 64x64)", tasks.Hyper(g_per_d=1)),
+    "a2i_diverse-no_consistency": ("a2i_diverse", "Yang et al. without L_con",
+                                   tasks.Hyper(consistency_weight=0.0)),
 }
 COLUMNS = (("acc_val", "verifier acc.", "{:.1%}"), ("inception_score", "IS", "{:.2f}"),
            ("frechet_distance", "FD", "{:.0f}"), ("diversity_ratio", "diversity ratio",
@@ -63,7 +68,7 @@ def markdown(result):
         "| model | training min | checkpoint | " + " | ".join(c[1] for c in COLUMNS) + " |",
         "|---|---|---|" + "---|" * len(COLUMNS),
     ]
-    for name, (label, _) in MODELS.items():
+    for name, (_, label, _) in MODELS.items():
         for checkpoint, m in result["runs"][name]["metrics"].items():
             cells = [c[2].format(m[c[0]]) if c[0] in m else "-" for c in COLUMNS]
             epoch = m.get("epoch")
@@ -97,10 +102,10 @@ def main(argv=None):
     start = time.time()
     quiet = lambda *a: None  # noqa: E731
     runs, sound_vector = {}, None
-    for name, (label, hyper) in MODELS.items():
+    for name, (task, label, hyper) in MODELS.items():
         out = Path(args.runs) / name
         print(f"[yang_diversity] {label}: {out}")
-        train(name, data=args.data, epochs=args.epochs, out=out, resume=True, seed=args.seed,
+        train(task, data=args.data, epochs=args.epochs, out=out, resume=True, seed=args.seed,
               hyper=hyper)
         summary = json.loads((out / "summary.json").read_text())
         sound_vector = summary.get("sound_vector", sound_vector)
