@@ -22,19 +22,19 @@ Writes ``experiments/results/wan_ablation.{json,md}``.
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
 
+from results_io import write_results  # experiments/results_io.py
+
 import tfav  # noqa: F401
 from tfav import metrics, tasks
-from tfav.data.layout import atomic_write_bytes, index_pairs
+from tfav.data.layout import index_pairs
 from tfav.evaluate import Probe, evaluate_run
 from tfav.objectives.scene_gan import ABLATIONS, TABLE4_ROWS
 from tfav.train import dependency, train
 
-RESULTS = Path(__file__).parent / "results"
 #: Wan et al. 2019 Table 4 (Inception score, mean +- std over 10 splits).
 PAPER = {"upper_bound": (4.44, 1.91), "wgan_gp": (1.42, 0.13), "cgan": (2.21, 0.38),
          "sn": (2.45, 0.48), "hinge": (2.49, 0.51), "projection": (2.61, 0.41),
@@ -169,13 +169,8 @@ def main(argv=None):
         "categories": list(index.categories),
         "ordering": ordering(rows), "seconds": round(time.time() - start, 1),
         "load_start": load_start, "load_end": [round(x, 2) for x in os.getloadavg()],
-        "machine": f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}",
-        "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(RESULTS / "wan_ablation.json", json.dumps(result, indent=1).encode())
-    atomic_write_bytes(RESULTS / "wan_ablation.md", markdown(result).encode())
-    print(markdown(result))
+    write_results("wan_ablation", result, markdown)
     return 0
 
 

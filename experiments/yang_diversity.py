@@ -26,19 +26,17 @@ Re-running resumes unfinished runs and reuses finished ones. Writes
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 
+from results_io import write_results  # experiments/results_io.py
+
 import tfav  # noqa: F401
 from tfav import tasks
-from tfav.data.layout import atomic_write_bytes
 from tfav.evaluate import evaluate_run
 from tfav.train import train
 
-RESULTS = Path(__file__).parent / "results"
 #: run name -> (task, label, hyperparameters)
 MODELS = {
     "a2i_diverse": ("a2i_diverse", "Yang et al. (two-stage, 128x128)", tasks.Hyper()),
@@ -121,13 +119,8 @@ def main(argv=None):
         "epochs": args.epochs, "batch_size": tasks.get_task("a2i_diverse").batch_size,
         "sound_vector": sound_vector, "n": args.n, "runs": runs, "data": str(args.data),
         "seconds": round(time.time() - start, 1),
-        "machine": f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}",
-        "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(RESULTS / "yang_diversity.json", json.dumps(result, indent=1).encode())
-    atomic_write_bytes(RESULTS / "yang_diversity.md", markdown(result).encode())
-    print(markdown(result))
+    write_results("yang_diversity", result, markdown)
     return 0
 
 

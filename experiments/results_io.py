@@ -1,0 +1,26 @@
+"""What every experiment script does at the end: write ``results/<name>.{json,md}``."""
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+from tfav.data.layout import atomic_write_bytes
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def machine() -> str:
+    return f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}"
+
+
+def write_results(name: str, result: dict, markdown) -> None:
+    """Stamp ``result`` with the machine and UTC date, write it as JSON and as the
+    Markdown that ``markdown(result)`` renders (both atomically), and print the latter."""
+    result.update(machine=machine(), date_utc=time.strftime("%Y-%m-%d %H:%M", time.gmtime()))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    text = markdown(result)
+    atomic_write_bytes(RESULTS / f"{name}.json", json.dumps(result, indent=1).encode())
+    atomic_write_bytes(RESULTS / f"{name}.md", text.encode())
+    print(text)
