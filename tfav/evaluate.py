@@ -110,12 +110,14 @@ class Probe:
             return d["waveform"]
         return d["lms"] if self.task.direction == "s2i" else d["image"]
 
-    def generate(self, model, split, samples=1, batch=64):
-        """Generated outputs ``[samples, N, ...]`` for the split's conditions, fixed z."""
-        cond = self.condition(split)
+    def generate(self, model, split, samples=1, batch=64, conditions=None):
+        """Generated outputs ``[samples, N, ...]`` for the split's conditions (the first
+        ``conditions`` of them if given), fixed z."""
+        all_conditions = self.condition(split)
+        cond = all_conditions[:conditions]
         out = []
         for s in range(samples):
-            z = self._z(model, len(cond), offset=s)
+            z = self._z(model, len(all_conditions), offset=s)  # same z whatever the count
             parts = [
                 np.asarray(model.generate(cond[i : i + batch], z=z[i : i + batch]))
                 for i in range(0, len(cond), batch)
@@ -221,7 +223,7 @@ def evaluate_run(run_dir, n: int = 512, diversity_conditions: int = 64, seed: in
         # so that models drawing at 64 and at 128 compare.
         k = min(diversity_conditions, len(val["label"]))
         several = np.stack([_to_size(s, size)
-                            for s in probe.generate(model, "validation", samples=4)[:, :k]])
+                            for s in probe.generate(model, "validation", samples=4, conditions=k)])
         div = metrics.diversity(np.transpose(several, (1, 0, 2, 3, 4)))
         real = metrics.within_class_distance(val["image"], val["label"])
         results.update(diversity=div, real_within_class_distance=real, diversity_ratio=div / real)
