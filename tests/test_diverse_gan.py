@@ -34,9 +34,20 @@ def test_shapes_of_the_two_stages():
     a = tf.zeros((2, DIM))
     image, h = g64([a, tf.ones((2, Z))])
     assert image.shape == (2, 64, 64, 3) and h.shape == (2, 8)
-    assert g128([a, h]).shape == (2, 128, 128, 3)
+    assert g128([a, h, image]).shape == (2, 128, 128, 3)
     assert image_to_audio_regressor(DIM, base_filters=4)(np.zeros((1, 128, 128, 3))).shape == (
         1, DIM)
+
+
+def test_stage2_refines_the_stage1_image():
+    # Sec. II-B: G128 takes I64 (and so z's variation), not only (a, h).
+    g128 = stage2_generator(DIM, latent_dim=8, base_filters=4)
+    a, h = tf.zeros((2, DIM)), tf.ones((2, 8))
+    images = tf.random.stateless_uniform((2, 64, 64, 3), seed=(1, 2), minval=-1, maxval=1)
+    out = g128([a, h, images])
+    same = g128([a, h, tf.reverse(images, axis=[0])])
+    assert float(tf.reduce_max(tf.abs(out[0] - same[1]))) < 1e-4
+    assert float(tf.reduce_mean(tf.abs(out[0] - out[1]))) > 1e-3
 
 
 def test_consistency_loss_by_hand():

@@ -10,7 +10,7 @@ from PIL import Image
 from tfav import audio
 from tfav.data import layout, pipeline, tfrecord
 from tfav.data.__main__ import main as data_main
-from tfav.errors import AudioError, DataError, ImageError
+from tfav.errors import AudioError, ConfigError, DataError, ImageError
 
 
 def batches(ds):
@@ -188,6 +188,38 @@ def test_add_wrong_pairs_fallback_and_uniform():
     assert counts[[2, 3, 4, 5, 7]].min() > 150 and counts.max() < 250  # expected 200 each
     with pytest.raises(Exception, match="wrong_pairs"):
         pipeline.add_wrong_pairs(batch, "random", 0)
+
+
+def test_hard_wrong_pairs_follow_the_confusion():
+    # Category 0 is mistaken for 2 only; category 1 for nothing (its row stays uniform).
+    confusion = np.array([[90, 0, 10], [0, 100, 0], [5, 5, 90]])
+    w = pipeline.hard_wrong_pair_weights(confusion, 0.6)
+    np.testing.assert_allclose(w[0], [1.0, 0.2, 0.8], atol=1e-6)  # 0.4/2 + 0.6 * (0, 1)
+    np.testing.assert_allclose(w[1], [0.5, 1.0, 0.5], atol=1e-6)
+    np.testing.assert_allclose(w[2], [0.5, 0.5, 1.0], atol=1e-6)  # 0.2 + 0.6 * (.5, .5)
+    np.testing.assert_allclose(pipeline.hard_wrong_pair_weights(confusion, 0.0)[0, 1:], 0.5)
+    for bad in (1.0, -0.1):
+        with pytest.raises(ConfigError, match="hardness"):
+            pipeline.hard_wrong_pair_weights(confusion, bad)
+    with pytest.raises(ConfigError, match=r"\[C, C\]"):
+        pipeline.hard_wrong_pair_weights(np.ones((2, 3)), 0.5)
+
+    batch = _wrong_pair_batch([0, 0, 1, 1, 1, 2, 0, 2])
+    labels = batch["label"].numpy()
+    draw = tf.function(lambda s, cw: pipeline.add_wrong_pairs(
+        batch, "other_category", s, cw)["wrong_index"])
+    # Equal weights draw exactly what the uniform draw does.
+    equal = tf.ones((3, 3))
+    for s in range(20):
+        seed = tf.constant([s, 2])
+        np.testing.assert_array_equal(draw(seed, equal), pipeline.add_wrong_pairs(
+            batch, "other_category", seed)["wrong_index"])
+    # Item 0 (category 0): category 1 has 3 items of weight 0.2, category 2 two of 0.8,
+    # so category 2 is drawn 1.6 / (0.6 + 1.6) = 73% of the time, against 40% uniformly.
+    js = np.array([draw(tf.constant([s, 1]), w).numpy() for s in range(1000)])
+    assert (labels[js] != labels).all()
+    share = (labels[js[:, 0]] == 2).mean()
+    assert 0.68 < share < 0.78, share
 
 
 def test_pipeline_wrong_pairs_per_batch(tiny_pairs):

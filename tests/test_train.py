@@ -76,6 +76,22 @@ def test_gan_run_resume_and_reload(tiny_pairs, tmp_path, sound_encoder):
     assert out_imgs.shape == (2, 64, 64, 3)
 
 
+def test_hard_wrong_pairs_come_from_the_sound_classifier(tiny_pairs, tmp_path, sound_encoder):
+    import dataclasses
+
+    hard = dataclasses.replace(TINY, hard_wrong_pairs=0.5)
+    kwargs = dict(data=tiny_pairs, batch_size=4, hyper=hard, verbose=0, epochs=1,
+                  steps_per_epoch=2, encoders={"sound_encoder": sound_encoder}, evaluate=False)
+    with pytest.raises(ConfigError, match="--hard-wrong-pairs"):
+        train("i2s", out=tmp_path / "i2s", **kwargs)
+    out = train("s2i_instrument", out=tmp_path / "gan", **kwargs)
+    w = np.array(json.loads((out / "config.json").read_text())["wrong_pair_weights"])
+    k = len(w)
+    off = w[~np.eye(k, dtype=bool)].reshape(k, k - 1)
+    np.testing.assert_allclose(off.sum(axis=1), 1.0, atol=1e-3)
+    assert off.min() >= 0.5 / (k - 1) - 1e-4  # the uniform half of the mixture
+
+
 def test_unknown_instrument_and_missing_instrument(tiny_pairs, tmp_path, cache):
     with pytest.raises(TfavError, match="unknown category 'tuba'"):
         train("sound_encoder", data=tiny_pairs, instrument="tuba", out=tmp_path / "x", verbose=0)

@@ -216,7 +216,7 @@ def model_inputs(task: Task, augment: bool = False, seed: int = 0):
 
 
 def make_dataset(task: Task, root, split: str, *, categories=None, batch_size=64, seed=0,
-                 image_size=64, shuffle=True, drop_remainder=True):
+                 image_size=64, shuffle=True, drop_remainder=True, wrong_pair_weights=None):
     """Batches of ``split`` mapped to the task's model inputs."""
     import tensorflow as tf
 
@@ -225,7 +225,7 @@ def make_dataset(task: Task, root, split: str, *, categories=None, batch_size=64
     ds = pair_dataset(
         root, split, categories=categories, image_size=image_size, batch_size=batch_size,
         shuffle=shuffle, seed=seed, wrong_pairs=task.wrong_pairs if task.kind == "gan" else None,
-        drop_remainder=drop_remainder,
+        drop_remainder=drop_remainder, wrong_pair_weights=wrong_pair_weights,
     )
     mapping = model_inputs(task, augment=split == "train" and shuffle, seed=seed)
     return ds.map(mapping, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
@@ -260,6 +260,10 @@ class Hyper:
     g_per_d: int = 5
     # a2i_diverse: weight of Yang et al.'s audio consistency loss (eq. 4; the paper sums with 1).
     consistency_weight: float = 1.0
+    # S2I-C / S2I-A: share of wrong pairs drawn by how often the sound classifier mistakes
+    # the condition's category for each other one (``pipeline.hard_wrong_pair_weights``);
+    # 0 = the uniform draw of Reed et al.
+    hard_wrong_pairs: float = 0.0
 
 
 def build_model(task: Task, num_classes: int, hyper: Hyper, encoder=None, image_size=64, seed=0):

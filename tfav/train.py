@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 import tfav  # noqa: F401  (selects the Keras backend before keras is imported)
 from tfav import distribute, tasks
 from tfav.cli import one_line_errors
@@ -313,9 +315,15 @@ def train(
                 name, data, index, encoders.get(name), seed, log, instrument=instrument
             )
 
+    wrong_pair_weights = None
+    if hyper.hard_wrong_pairs:
+        wrong_pair_weights = _hard_wrong_pair_weights(task, hyper.hard_wrong_pairs, data, index,
+                                                      encoders, seed, log)
+        config["wrong_pair_weights"] = np.round(wrong_pair_weights, 4).tolist()
+        (run_dir / "config.json").write_text(json.dumps(config, indent=1))
     train_ds = tasks.make_dataset(
         task, index.root, "train", categories=categories, batch_size=batch_size, seed=seed,
-        image_size=task.image_size,
+        image_size=task.image_size, wrong_pair_weights=wrong_pair_weights,
     )
     val_ds = None
     if task.kind != "gan" and index.select(split="validation"):
@@ -402,6 +410,33 @@ def train(
         return out_dir
     log(f"[tfav] done: {final_path}")
     return run_dir
+
+
+def _hard_wrong_pair_weights(task, hardness, data, index, encoders, seed, log):
+    """Wrong-category draw weights from the sound classifier's confusion on the training
+    sounds (``tfav.data.pipeline.hard_wrong_pair_weights``)."""
+    from tfav import metrics
+    from tfav.data.pipeline import hard_wrong_pair_weights
+
+    if task.wrong_pairs != "other_category" or task.direction != "s2i" or task.condition != "lms":
+        raise ConfigError(f"--hard-wrong-pairs: for S2I tasks with wrong-category pairs "
+                          f"(s2i_instrument, s2i_ae), not {task.name}")
+    classifier = dependency("sound_encoder", data, index, encoders.get("sound_encoder"), seed,
+                            log)
+    sounds = tasks.make_dataset(tasks.get_task("sound_encoder"), index.root, "train",
+                                batch_size=256, shuffle=False, drop_remainder=False)
+    scores, labels = [], []
+    for lms, label in sounds:
+        scores.append(np.asarray(classifier(lms, training=False)))
+        labels.append(np.asarray(label))
+    confusion = metrics.confusion_matrix(np.concatenate(scores), np.concatenate(labels),
+                                         len(index.categories))
+    weights = hard_wrong_pair_weights(confusion, hardness)
+    rows = [f"{index.categories[c]} -> {index.categories[int(np.argmax(w - np.eye(len(w))[c]))]}"
+            f" {np.max(np.delete(w, c)):.0%}" for c, w in enumerate(weights)]
+    log(f"[tfav] hard wrong pairs ({hardness:g}): each category's most drawn wrong one: "
+        + ", ".join(rows))
+    return weights
 
 
 def _name_the_bad_file(error, index, categories, image_size, run_dir, epochs_done):
@@ -497,6 +532,9 @@ def parse_args(argv=None):
                    help="a2i_scene: generator steps per discriminator step (default 5)")
     p.add_argument("--consistency-weight", type=float, metavar="W", help="a2i_diverse: weight "
                    "of the audio consistency loss L2(a, I2A(G(a, z))) (default 1, the paper)")
+    p.add_argument("--hard-wrong-pairs", type=float, metavar="H", help="S2I-C / S2I-A: share "
+                   "of wrong pairs whose category is drawn by how often the sound classifier "
+                   "mistakes the condition's category for it (default 0: uniform)")
     p.add_argument("--soundnet-weights", metavar="NPY", help="published sound8.npy for "
                    "--features soundnet (else SoundNet-8 is trained on the labels)")
     p.add_argument("--soundnet-allow-pickle", action="store_true",

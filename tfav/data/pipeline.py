@@ -52,7 +52,7 @@ HEADER_PROGRESS_FROM = 5000
 # --------------------------------------------------------------------------- wrong pairs
 
 
-def add_wrong_pairs(batch: dict, mode: str, seed) -> dict:
+def add_wrong_pairs(batch: dict, mode: str, seed, category_weights=None) -> dict:
     """Add a mismatched partner to every item of a batch (Chen et al. 2017, eqs. 5-7).
 
     For item ``i`` another item ``j`` of the same batch is drawn uniformly
@@ -68,10 +68,16 @@ def add_wrong_pairs(batch: dict, mode: str, seed) -> dict:
     ``same_category`` mode), ``j`` is drawn uniformly among all other items;
     a batch of one item pairs with itself.
 
+    ``category_weights`` ([C, C], positive) makes the draw non-uniform: item
+    ``j`` is drawn with probability proportional to
+    ``category_weights[label_i, label_j]`` (see :func:`hard_wrong_pair_weights`).
+    Equal weights give exactly the uniform draw, with the same ``j`` for a seed.
+
     Args:
         batch: dict with at least ``label`` [B], ``image`` and ``waveform``.
         mode: ``"other_category"`` or ``"same_category"``.
         seed: an int or an int tensor of shape [2] (``tf.random.stateless_*`` seed).
+        category_weights: ``None`` (uniform) or [C, C] relative draw weights.
 
     Returns:
         A new dict with ``wrong_image``, ``wrong_waveform`` and ``wrong_label``
@@ -89,15 +95,55 @@ def add_wrong_pairs(batch: dict, mode: str, seed) -> dict:
     valid = tf.logical_not(same) if mode == "other_category" else tf.logical_and(same, not_self)
     has_partner = tf.reduce_any(valid, axis=1, keepdims=True)
     valid = tf.where(has_partner, valid, not_self)
-    # The argmax of i.i.d. uniforms over a set is a uniform draw from that set.
+    # The argmax of i.i.d. uniforms over a set is a uniform draw from that set;
+    # with log-weights added to Gumbel noise (a monotone map of the same uniforms),
+    # a draw proportional to the weights (the Gumbel-max trick).
     u = tf.random.stateless_uniform(tf.stack([n, n]), seed=seed)
-    j = tf.argmax(tf.where(valid, u, -1.0), axis=1, output_type=tf.int32)
+    if category_weights is not None:
+        w = tf.convert_to_tensor(category_weights, tf.float32)
+        log_w = tf.math.log(tf.gather(tf.gather(w, label), label, axis=1))
+        u = log_w - tf.math.log(-tf.math.log(tf.maximum(u, 1e-12)))
+        j = tf.argmax(tf.where(valid, u, -np.inf), axis=1, output_type=tf.int32)
+    else:
+        j = tf.argmax(tf.where(valid, u, -1.0), axis=1, output_type=tf.int32)
     out = dict(batch)
     out["wrong_index"] = j
     out["wrong_image"] = tf.gather(batch["image"], j)
     out["wrong_waveform"] = tf.gather(batch["waveform"], j)
     out["wrong_label"] = tf.gather(label, j)
     return out
+
+
+def hard_wrong_pair_weights(confusion, hardness: float) -> np.ndarray:
+    """Draw weights that make ``other_category`` wrong pairs harder.
+
+    A wrong pair teaches D most when its category is one the condition is
+    easily mistaken for. Row ``c`` mixes the uniform choice of another category
+    (share ``1 - hardness``) with the off-diagonal of ``confusion[c]``, the
+    rate at which an encoder mistakes category ``c`` for each other one (share
+    ``hardness``). A row without confusion stays uniform.
+
+    Args:
+        confusion: [C, C] counts or rates, rows true, columns predicted
+            (``tfav.metrics.confusion_matrix``).
+        hardness: in [0, 1); 0 gives the uniform draw of Reed et al.
+
+    Returns:
+        float32 [C, C] for :func:`add_wrong_pairs`; rows sum to 1 off the diagonal.
+    """
+    if not 0.0 <= hardness < 1.0:
+        raise ConfigError(f"hard wrong pairs: hardness must be in [0, 1), got {hardness}")
+    c = np.asarray(confusion, np.float64).copy()
+    if c.ndim != 2 or c.shape[0] != c.shape[1] or c.shape[0] < 2:
+        raise ConfigError(f"hard wrong pairs: confusion must be [C, C] with C >= 2, "
+                          f"got {c.shape}")
+    k = c.shape[0]
+    np.fill_diagonal(c, 0.0)
+    total = c.sum(axis=1, keepdims=True)
+    mistaken = np.where(total > 0, c / np.maximum(total, 1e-12), 1.0 / (k - 1))
+    w = (1.0 - hardness) / (k - 1) + hardness * mistaken
+    np.fill_diagonal(w, 1.0)  # only drawn when an item has no other-category partner
+    return w.astype(np.float32)
 
 
 # --------------------------------------------------------------------------- decoding
@@ -202,7 +248,8 @@ def to_model_inputs(batch: dict) -> dict:
     return out
 
 
-def finish(ds, n, *, batch_size, shuffle, seed, wrong_pairs, drop_remainder, repeat, convert):
+def finish(ds, n, *, batch_size, shuffle, seed, wrong_pairs, drop_remainder, repeat, convert,
+           wrong_pair_weights=None):
     """The shared tail: shuffle -> repeat -> batch -> (to float) -> wrong pairs -> prefetch."""
     if wrong_pairs is not None and wrong_pairs not in WRONG_PAIR_MODES:
         raise ConfigError(f"wrong_pairs must be None or one of {WRONG_PAIR_MODES}")
@@ -220,7 +267,8 @@ def finish(ds, n, *, batch_size, shuffle, seed, wrong_pairs, drop_remainder, rep
         ds = ds.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE)
     if wrong_pairs is not None:
         ds = ds.enumerate().map(
-            lambda i, b: add_wrong_pairs(b, wrong_pairs, tf.stack([tf.cast(seed, tf.int64), i])),
+            lambda i, b: add_wrong_pairs(b, wrong_pairs, tf.stack([tf.cast(seed, tf.int64), i]),
+                                         wrong_pair_weights),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
     return ds.prefetch(tf.data.AUTOTUNE)
@@ -348,6 +396,7 @@ def pair_dataset(
     cache: bool = True,
     drop_remainder: bool = True,
     repeat: bool = False,
+    wrong_pair_weights=None,
 ) -> tf.data.Dataset:
     """Batches of image-sound pairs from a pair folder or a TFRecord folder.
 
@@ -366,6 +415,8 @@ def pair_dataset(
         cache: keep decoded items in memory after the first epoch.
         drop_remainder: drop a last, smaller batch.
         repeat: repeat forever.
+        wrong_pair_weights: [C, C] draw weights of wrong categories
+            (:func:`hard_wrong_pair_weights`); ``None``: uniform.
 
     Returns:
         A ``tf.data.Dataset`` of dict batches (see the module docstring).
@@ -393,6 +444,7 @@ def pair_dataset(
         drop_remainder=drop_remainder,
         repeat=repeat,
         convert=True,
+        wrong_pair_weights=wrong_pair_weights,
     )
 
 

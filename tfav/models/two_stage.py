@@ -2,9 +2,11 @@
 
 ``G64(a, z) -> (I64, h)``: the audio feature ``a`` and noise ``z`` are mapped
 to the visual latent ``h`` (eq. 1), from which a DCGAN decoder draws a 64x64
-image. ``G128(a, h) -> I128`` (eq. 2) decodes the concatenation of ``a`` and
-``h`` to 128x128. The image-to-audio regressor (I2A) maps a 128x128 image back
-to the audio feature space, for the consistency loss (eq. 4) and R-precision.
+image. ``G128(a, h, I64) -> I128`` refines that image to 128x128 (eq. 2 and
+sec. II-B: "we have G64 take (I)_64 and the visual latent representation h
+[...] as the inputs to the second generator G128"). The image-to-audio
+regressor (I2A) maps a 128x128 image back to the audio feature space, for the
+consistency loss (eq. 4) and R-precision.
 """
 
 from __future__ import annotations
@@ -62,14 +64,70 @@ def stage1_generator(condition_dim: int, z_dim: int = 100, latent_dim: int = 128
     return keras.Model([a, z], [image, h], name=name)
 
 
+def _residual_block(x, name):
+    y = layers.Conv2D(x.shape[-1], 3, padding="same", use_bias=False, name=f"{name}_conv1")(x)
+    y = layers.BatchNormalization(name=f"{name}_bn1")(y)
+    y = layers.ReLU(name=f"{name}_relu")(y)
+    y = layers.Conv2D(x.shape[-1], 3, padding="same", use_bias=False, name=f"{name}_conv2")(y)
+    y = layers.BatchNormalization(name=f"{name}_bn2")(y)
+    return layers.Add(name=f"{name}_add")([x, y])
+
+
 def stage2_generator(condition_dim: int, latent_dim: int = 128, base_filters: int = 32,
                      image_size: int = 128, upsampling: str = "deconv",
                      name: str = "g128") -> keras.Model:
-    """``G128``: ``[a, h] -> image [B, 128, 128, 3]`` (Yang et al. eq. 2)."""
+    """``G128``: ``[a, h, I64] -> image [B, 128, 128, 3]`` (Yang et al. eq. 2, sec. II-B).
+
+    Eq. (2) conditions G128 on ``a`` and ``h``; sec. II-B also gives it the
+    first stage's image, which it "further refines". As in StackGAN's
+    refinement stage (Zhang et al. 2017, which Yang et al.'s coarse-to-fine
+    design follows), ``I64`` is encoded to a 16x16 map by strided
+    convolutions, joined with ``[a, h]`` tiled over that map, passed through
+    two residual blocks and decoded to ``image_size``. The image input is what
+    carries ``z``'s variation (in ``I64``'s layout and colours) to 128x128:
+    decoding ``[a, h]`` alone loses about half of it (``experiments/yang_diversity.py``).
+
+    Args:
+        condition_dim: Width of ``a``.
+        latent_dim: Width of ``h``.
+        base_filters: Channels at ``image_size``; doubled per halving, 4x at 16x16.
+        image_size: Output side (twice the input image's).
+        upsampling: See ``tfav.models.generators.UPSAMPLING``.
+        name: Model name.
+    """
+    n_up = math.log2(image_size / 16)
+    if image_size < 32 or n_up != int(n_up):
+        raise ConfigError(f"image_size must be a power of two >= 32, got {image_size}")
+    if upsampling not in UPSAMPLING:
+        raise ConfigError(f"upsampling must be one of {UPSAMPLING}, got {upsampling!r}")
+    n_up = int(n_up)
     a = keras.Input((condition_dim,), name="condition")
     h = keras.Input((latent_dim,), name="latent")
-    x = layers.Concatenate(name="a_h")([a, h])
-    return keras.Model([a, h], _decoder(x, base_filters, image_size, "g128", upsampling), name=name)
+    i64 = keras.Input((image_size // 2, image_size // 2, 3), name="image")
+    width = base_filters * 2 ** (n_up - 1)  # channels at 16x16
+    x = layers.Conv2D(base_filters, 3, padding="same", name="g128_in_conv")(i64)
+    x = layers.ReLU(name="g128_in_relu")(x)
+    for i in range(1, n_up):  # image_size/2 -> 16
+        x = layers.Conv2D(base_filters * 2**i, 4, strides=2, padding="same", use_bias=False,
+                          name=f"g128_down{i}_conv")(x)
+        x = layers.BatchNormalization(name=f"g128_down{i}_bn")(x)
+        x = layers.ReLU(name=f"g128_down{i}_relu")(x)
+    c = layers.Concatenate(name="a_h")([a, h])
+    c = layers.Dense(width, name="g128_condition")(c)
+    c = layers.ReLU(name="g128_condition_relu")(c)
+    c = layers.Reshape((1, 1, width), name="g128_condition_map")(c)
+    c = layers.Resizing(x.shape[1], x.shape[2], interpolation="nearest",
+                        name="g128_condition_tile")(c)
+    x = layers.Concatenate(name="g128_joint")([x, c])
+    x = layers.Conv2D(width, 3, padding="same", use_bias=False, name="g128_joint_conv")(x)
+    x = layers.BatchNormalization(name="g128_joint_bn")(x)
+    x = layers.ReLU(name="g128_joint_relu")(x)
+    for i in range(2):
+        x = _residual_block(x, f"g128_res{i + 1}")
+    for i in range(n_up):  # 16 -> image_size
+        x = _up_block(x, base_filters * 2 ** max(n_up - 2 - i, 0), f"g128_up{i + 1}", upsampling)
+    image = layers.Conv2D(3, 3, padding="same", activation="tanh", name="g128_image")(x)
+    return keras.Model([a, h, i64], image, name=name)
 
 
 def image_to_audio_regressor(condition_dim: int, image_size: int = 128, base_filters: int = 16,

@@ -1,6 +1,6 @@
 """Diverse audio-to-image GAN of Yang et al. (sec. II, eqs. 1-5).
 
-Two generators ``G64(a, z) -> (I64, h)`` and ``G128(a, h) -> I128``; two
+Two generators ``G64(a, z) -> (I64, h)`` and ``G128(a, h, I64) -> I128``; two
 discriminators ``D64``, ``D128``, each a projection critic ``K`` with an
 auxiliary classifier ``P`` (``tfav.models.projection.scene_discriminator``,
 spectral norm, hinge loss); a frozen image-to-audio regressor (I2A),
@@ -38,7 +38,7 @@ class DiverseGAN(TwoOptimizerGAN):
     ``consistency_weight * L_con`` (eq. 4).
 
     Args:
-        g64, g128: ``[a, z] -> [I64, h]`` and ``[a, h] -> I128``.
+        g64, g128: ``[a, z] -> [I64, h]`` and ``[a, h, I64] -> I128``.
         d64, d128: ``[image, a] -> [score, class_logits]``.
         i2a: Pretrained ``I128 -> a~`` (frozen here).
         condition_encoder: Frozen ``condition -> a`` (``None``: batches hold ``a``).
@@ -68,8 +68,8 @@ class DiverseGAN(TwoOptimizerGAN):
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
         a = keras.Input(g64.inputs[0].shape[1:], name="condition")
         z = keras.Input((self.z_dim,), name="z")
-        _, h = g64([a, z])
-        self._two_stage = keras.Model([a, z], g128([a, h]), name="yang_generator")
+        i64, h = g64([a, z])
+        self._two_stage = keras.Model([a, z], g128([a, h, i64]), name="yang_generator")
         self._init_averaged_generator(generator_average)
         self.built = True
 
@@ -100,7 +100,7 @@ class DiverseGAN(TwoOptimizerGAN):
 
     def _generate(self, a, z, training):
         i64, h = self.g64([a, z], training=training)
-        return i64, self.g128([a, h], training=training)
+        return i64, self.g128([a, h, i64], training=training)
 
     def _d_loss(self, batch, a, fakes, training=True):
         real128 = ops.cast(batch["target"], "float32")
