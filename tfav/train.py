@@ -415,7 +415,8 @@ def train(
 def _hard_wrong_pair_weights(task, hardness, data, index, encoders, seed, log):
     """Wrong-category draw weights from the sound classifier's confusion on the training
     sounds (``tfav.data.pipeline.hard_wrong_pair_weights``)."""
-    from tfav import metrics
+    import keras
+
     from tfav.data.pipeline import hard_wrong_pair_weights
 
     if task.wrong_pairs != "other_category" or task.direction != "s2i" or task.condition != "lms":
@@ -425,12 +426,12 @@ def _hard_wrong_pair_weights(task, hardness, data, index, encoders, seed, log):
                             log)
     sounds = tasks.make_dataset(tasks.get_task("sound_encoder"), index.root, "train",
                                 batch_size=256, shuffle=False, drop_remainder=False)
-    scores, labels = [], []
+    # Summed class probabilities rather than counts of argmax mistakes: a category the
+    # classifier almost never gets wrong still has a graded "looks like" row.
+    confusion = np.zeros((len(index.categories),) * 2)
     for lms, label in sounds:
-        scores.append(np.asarray(classifier(lms, training=False)))
-        labels.append(np.asarray(label))
-    confusion = metrics.confusion_matrix(np.concatenate(scores), np.concatenate(labels),
-                                         len(index.categories))
+        np.add.at(confusion, np.asarray(label), np.asarray(
+            keras.ops.softmax(classifier(lms, training=False))))
     weights = hard_wrong_pair_weights(confusion, hardness)
     rows = [f"{index.categories[c]} -> {index.categories[int(np.argmax(w - np.eye(len(w))[c]))]}"
             f" {np.max(np.delete(w, c)):.0%}" for c, w in enumerate(weights)]

@@ -124,8 +124,8 @@ def hard_wrong_pair_weights(confusion, hardness: float) -> np.ndarray:
     ``hardness``). A row without confusion stays uniform.
 
     Args:
-        confusion: [C, C] counts or rates, rows true, columns predicted
-            (``tfav.metrics.confusion_matrix``).
+        confusion: [C, C], rows true, columns predicted: counts
+            (``tfav.metrics.confusion_matrix``) or summed class probabilities.
         hardness: in [0, 1); 0 gives the uniform draw of Reed et al.
 
     Returns:
