@@ -89,7 +89,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--data", help="pair folder (default: the embedded dataset)")
-    p.add_argument("--runs", default="runs/yang_diversity", help="folder of the two runs")
+    p.add_argument("--runs", default="runs/yang_diversity", help="folder of the three runs")
     p.add_argument("--n", type=int, default=512, help="validation sounds scored")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)

@@ -304,6 +304,11 @@ def train(
         dep = dependency(name, data, index, encoders.get(name), seed, log, instrument=instrument)
         condition_encoder = tasks.encoder_of(name, dep)
         config["condition_encoder"] = name
+    wrong_pair_weights = None
+    if hyper.hard_wrong_pairs:
+        wrong_pair_weights = _hard_wrong_pair_weights(task, hyper.hard_wrong_pairs, data, index,
+                                                      encoders, seed, log)
+        config["wrong_pair_weights"] = np.round(wrong_pair_weights, 4).tolist()
     if task.kind == "gan":
         (run_dir / "config.json").write_text(json.dumps(config, indent=1))
     if task.kind == "gan" and evaluate:
@@ -315,12 +320,6 @@ def train(
                 name, data, index, encoders.get(name), seed, log, instrument=instrument
             )
 
-    wrong_pair_weights = None
-    if hyper.hard_wrong_pairs:
-        wrong_pair_weights = _hard_wrong_pair_weights(task, hyper.hard_wrong_pairs, data, index,
-                                                      encoders, seed, log)
-        config["wrong_pair_weights"] = np.round(wrong_pair_weights, 4).tolist()
-        (run_dir / "config.json").write_text(json.dumps(config, indent=1))
     train_ds = tasks.make_dataset(
         task, index.root, "train", categories=categories, batch_size=batch_size, seed=seed,
         image_size=task.image_size, wrong_pair_weights=wrong_pair_weights,
@@ -433,8 +432,9 @@ def _hard_wrong_pair_weights(task, hardness, data, index, encoders, seed, log):
         np.add.at(confusion, np.asarray(label), np.asarray(
             keras.ops.softmax(classifier(lms, training=False))))
     weights = hard_wrong_pair_weights(confusion, hardness)
-    rows = [f"{index.categories[c]} -> {index.categories[int(np.argmax(w - np.eye(len(w))[c]))]}"
-            f" {np.max(np.delete(w, c)):.0%}" for c, w in enumerate(weights)]
+    others = weights - np.eye(len(weights))  # the diagonal (1) is not a wrong category
+    rows = [f"{index.categories[c]} -> {index.categories[int(np.argmax(row))]} {row.max():.0%}"
+            for c, row in enumerate(others)]
     log(f"[tfav] hard wrong pairs ({hardness:g}): each category's most drawn wrong one: "
         + ", ".join(rows))
     return weights

@@ -98,14 +98,12 @@ def add_wrong_pairs(batch: dict, mode: str, seed, category_weights=None) -> dict
     # The argmax of i.i.d. uniforms over a set is a uniform draw from that set;
     # with log-weights added to Gumbel noise (a monotone map of the same uniforms),
     # a draw proportional to the weights (the Gumbel-max trick).
-    u = tf.random.stateless_uniform(tf.stack([n, n]), seed=seed)
+    score = tf.random.stateless_uniform(tf.stack([n, n]), seed=seed)
     if category_weights is not None:
         w = tf.convert_to_tensor(category_weights, tf.float32)
         log_w = tf.math.log(tf.gather(tf.gather(w, label), label, axis=1))
-        u = log_w - tf.math.log(-tf.math.log(tf.maximum(u, 1e-12)))
-        j = tf.argmax(tf.where(valid, u, -np.inf), axis=1, output_type=tf.int32)
-    else:
-        j = tf.argmax(tf.where(valid, u, -1.0), axis=1, output_type=tf.int32)
+        score = log_w - tf.math.log(-tf.math.log(tf.maximum(score, 1e-12)))
+    j = tf.argmax(tf.where(valid, score, -np.inf), axis=1, output_type=tf.int32)
     out = dict(batch)
     out["wrong_index"] = j
     out["wrong_image"] = tf.gather(batch["image"], j)
