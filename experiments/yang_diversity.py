@@ -9,7 +9,9 @@ here for the same epochs on the same data and sound vector:
   projection, auxiliary classifier), with one generator step per discriminator
   step so that both models make the same number of updates;
 * ``a2i_diverse`` without the consistency loss (``--consistency-weight 0``),
-  to see what that loss does to accuracy, diversity and R-precision.
+  to see what that loss does to accuracy, diversity and R-precision;
+* ``a2i_diverse`` with Mao et al.'s mode-seeking term (``--mode-seeking-weight 1``),
+  which is not in Yang et al. and rewards images that change with z.
 
 Each is scored by ``tfav.evaluate`` at its last epoch and at ``best.keras``:
 verifier accuracy on validation sounds, Inception-style score, Frechet distance
@@ -43,6 +45,8 @@ MODELS = {
     "a2i_scene": ("a2i_scene", "Wan et al. row (g) (one stage, 64x64)", tasks.Hyper(g_per_d=1)),
     "a2i_diverse-no_consistency": ("a2i_diverse", "Yang et al. without L_con",
                                    tasks.Hyper(consistency_weight=0.0)),
+    "a2i_diverse-mode_seeking": ("a2i_diverse", "Yang et al. + mode seeking (Mao et al.)",
+                                 tasks.Hyper(mode_seeking_weight=1.0)),
 }
 COLUMNS = (("acc_val", "verifier acc.", "{:.1%}"), ("inception_score", "IS", "{:.2f}"),
            ("frechet_distance", "FD", "{:.0f}"), ("diversity_ratio", "diversity ratio",

@@ -74,7 +74,7 @@ def test_conditional_gan_trains_with_augmentation_and_round_trips(tmp_path):
     # Training scores augmented images (random per call); inference the images themselves.
     enc = gan._encode(batch["condition"])
     target = tf.constant(batch["target"])
-    scores = [np.asarray(gan._d(target, enc, training=t)) for t in (True, True, False, False)]
+    scores = [np.asarray(gan._d(target, enc, training=t)[0]) for t in (True, True, False, False)]
     assert np.abs(scores[0] - scores[1]).max() > 1e-5
     np.testing.assert_allclose(scores[2], scores[3], atol=1e-6)
     path = tmp_path / "gan.keras"

@@ -191,3 +191,60 @@ def test_averaged_generator_follows_the_warm_up_moving_average():
     enc = gan.condition_encoder(cond)
     np.testing.assert_allclose(sample, gan.averaged_generator([enc, z]), atol=1e-6)
     assert np.abs(sample - np.asarray(g([enc, z]))).max() > 1e-5
+
+
+def test_auxiliary_classifier_learns_the_classes_and_trains_g(tmp_path):
+    """D with class logits (``num_classes``): D learns the real samples' classes and
+    G's samples become classified as their condition's class."""
+    keras.utils.set_random_seed(0)
+    encoder = encoders.encoder_from_classifier(
+        encoders.sound_classifier(2, base_filters=2, hidden_units=8))
+    g = generators.sound_to_image_generator(z_dim=Z, base_filters=4)
+    d = discriminators.sound_to_image_discriminator(base_filters=4, num_classes=2)
+    gan = ConditionalGAN(g, d, encoder, z_dim=Z, seed=0)
+    gan.compile(d_optimizer=_adam(), g_optimizer=_adam())
+    rng = np.random.default_rng(0)
+    label = np.arange(16) % 2
+    sign = np.where(label == 1, 1.0, -1.0)[:, None, None, None]
+    data = {  # class 1: bright images, loud sounds; class 0: dark, quiet
+        "condition": (rng.uniform(-1, 1, (16, 128, 44)) * 0.2 + sign[:, :, :, 0] * 0.5),
+        "target": np.clip(rng.normal(0, 0.2, (16, 64, 64, 3)) + 0.6 * sign, -1, 1),
+        "wrong_target": np.clip(rng.normal(0, 0.2, (16, 64, 64, 3)) - 0.6 * sign, -1, 1),
+        "label": label.astype("int32"),
+    }
+    data = {k: v.astype("float32") if k != "label" else v for k, v in data.items()}
+    history = gan.fit(tf.data.Dataset.from_tensor_slices(data).batch(8), epochs=15,
+                      verbose=0).history
+    assert "class_loss" in history
+    enc = gan.condition_encoder(data["condition"])
+    _, real_classes = d([tf.constant(data["target"]), enc], training=True)
+    assert (np.argmax(real_classes, -1) == label).mean() == 1.0
+    # With D frozen, G's steps move its samples towards the class in ``label``: from
+    # the same G, steps on the true labels make D give the true class more probability
+    # than steps on the flipped labels.
+    gan.d_optimizer.learning_rate.assign(0.0)
+    gan.g_optimizer.learning_rate.assign(1e-2)
+    z = tf.constant(rng.normal(size=(16, Z)).astype("float32"))
+
+    def p_true():
+        _, classes = d([gan.generator([enc, z], training=True), enc], training=True)
+        return float(np.mean(np.asarray(keras.ops.softmax(classes))[np.arange(16), label]))
+
+    ds = {k: tf.data.Dataset.from_tensor_slices(dict(data, label=lab)).batch(8)
+          for k, lab in (("true", data["label"]), ("flipped", 1 - data["label"]))}
+    start = g.get_weights()
+    gan.fit(ds["true"], epochs=10, verbose=0)
+    after_true = p_true()
+    g.set_weights(start)
+    gan.fit(ds["flipped"], epochs=10, verbose=0)
+    print("p_true", after_true, p_true())
+    assert p_true() < after_true - 0.3
+    with pytest.raises(DataError, match="label"):
+        gan.test_step({k: v for k, v in data.items() if k != "label"})
+    gan.save(tmp_path / "ac.keras")
+    back = keras.models.load_model(tmp_path / "ac.keras")
+    assert back.classifier
+    np.testing.assert_allclose(back.discriminator([tf.constant(data["target"]), enc],
+                                                  training=True)[1],
+                               real_classes,
+                               atol=1e-5)

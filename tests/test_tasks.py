@@ -50,6 +50,18 @@ def test_gan_inputs_follow_the_papers_shapes():
     assert i2s["target"].shape == i2s["wrong_target"].shape == (4, 128, 34)
     lms = s2i["condition"].numpy()
     assert lms.max() <= 1.0 + 1e-6 and lms.min() >= -1.0 - 1e-6
+    np.testing.assert_array_equal(i2s["label"], np.arange(4))  # for --aux-classifier
+
+
+def test_aux_classifier_adds_class_logits_to_chen_discriminators():
+    from tfav.models import encoders
+
+    encoder = encoders.encoder_from_classifier(encoders.sound_classifier(5, base_filters=2))
+    hyper = tasks.Hyper(aux_classifier=True, base_filters=4)
+    gan = tasks.build_model(tasks.get_task("s2i_instrument"), 5, hyper, encoder=encoder)
+    assert gan.classifier and gan.discriminator.outputs[1].shape == (None, 5)
+    with pytest.raises(ConfigError, match="several categories"):
+        tasks.build_model(tasks.get_task("s2i_pose"), 5, hyper, encoder=encoder)
 
 
 def test_image_augmentation_jitters_but_keeps_the_value_range():

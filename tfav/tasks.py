@@ -196,7 +196,8 @@ def model_inputs(task: Task, augment: bool = False, seed: int = 0):
 
     if task.direction == "s2i":
         def s2i(batch):
-            out = {"condition": log_mel(batch["waveform"]), "target": batch["image"]}
+            out = {"condition": log_mel(batch["waveform"]), "target": batch["image"],
+                   "label": batch["label"]}
             if task.wrong_pairs:
                 out["wrong_target"] = batch["wrong_image"]
             return out
@@ -207,6 +208,7 @@ def model_inputs(task: Task, augment: bool = False, seed: int = 0):
         out = {
             "condition": batch["image"],
             "target": resize_spectrogram(log_mel(batch["waveform"]), I2S_FRAMES),
+            "label": batch["label"],
         }
         if task.wrong_pairs:
             out["wrong_target"] = resize_spectrogram(log_mel(batch["wrong_waveform"]), I2S_FRAMES)
@@ -260,10 +262,15 @@ class Hyper:
     g_per_d: int = 5
     # a2i_diverse: weight of Yang et al.'s audio consistency loss (eq. 4; the paper sums with 1).
     consistency_weight: float = 1.0
+    # a2i_diverse: weight of Mao et al.'s mode-seeking term (not in Yang et al.; 0 = off).
+    mode_seeking_weight: float = 0.0
     # S2I-C / S2I-A: share of wrong pairs drawn by how often the sound classifier mistakes
     # the condition's category for each other one (``pipeline.hard_wrong_pair_weights``);
     # 0 = the uniform draw of Reed et al.
     hard_wrong_pairs: float = 0.0
+    # Chen GANs except pose: an auxiliary classifier on D (Odena et al. 2017, as in Wan's
+    # row g); not in Chen et al.
+    aux_classifier: bool = False
 
 
 def build_model(task: Task, num_classes: int, hyper: Hyper, encoder=None, image_size=64, seed=0):
@@ -312,6 +319,9 @@ def build_model(task: Task, num_classes: int, hyper: Hyper, encoder=None, image_
 
     if encoder is None:
         raise ConfigError(f"task '{task.name}' needs a trained {task.encoder}")
+    if hyper.aux_classifier and task.wrong_pairs == "same_category":
+        raise ConfigError(f"--aux-classifier needs several categories; '{task.name}' trains one")
+    classes = num_classes if hyper.aux_classifier else 0
     if task.direction == "s2i":
         generator = generators.sound_to_image_generator(
             z_dim=hyper.z_dim, base_filters=bf, image_size=image_size,
@@ -319,13 +329,14 @@ def build_model(task: Task, num_classes: int, hyper: Hyper, encoder=None, image_
         )
         discriminator = discriminators.sound_to_image_discriminator(
             base_filters=bf, image_size=image_size, spectral_norm=hyper.spectral_norm,
+            num_classes=classes,
         )
     else:
         generator = generators.image_to_sound_generator(
             z_dim=hyper.z_dim, base_filters=bf, upsampling=hyper.upsampling
         )
         discriminator = discriminators.image_to_sound_discriminator(
-            base_filters=bf, spectral_norm=hyper.spectral_norm
+            base_filters=bf, spectral_norm=hyper.spectral_norm, num_classes=classes
         )
     model = ConditionalGAN(
         generator, discriminator, encoder, z_dim=hyper.z_dim,
@@ -366,6 +377,7 @@ def _build_a2i(task, num_classes, hyper, soundnet, image_size, seed, lr, bf):
             base_filters=bf, learning_rate=lr, beta_1=hyper.beta_1, seed=seed,
             g_steps=hyper.g_steps, upsampling=hyper.upsampling,
             consistency_weight=hyper.consistency_weight,
+            mode_seeking_weight=hyper.mode_seeking_weight,
             generator_average=hyper.generator_average,
         )
     else:

@@ -533,9 +533,15 @@ def parse_args(argv=None):
                    help="a2i_scene: generator steps per discriminator step (default 5)")
     p.add_argument("--consistency-weight", type=float, metavar="W", help="a2i_diverse: weight "
                    "of the audio consistency loss L2(a, I2A(G(a, z))) (default 1, the paper)")
+    p.add_argument("--mode-seeking-weight", type=float, metavar="W", help="a2i_diverse: "
+                   "weight of the mode-seeking term of Mao et al. 2019, which rewards images "
+                   "that differ with z (default 0, as in Yang et al.)")
     p.add_argument("--hard-wrong-pairs", type=float, metavar="H", help="S2I-C / S2I-A: share "
                    "of wrong pairs whose category is drawn by how often the sound classifier "
                    "mistakes the condition's category for it (default 0: uniform)")
+    p.add_argument("--aux-classifier", action=argparse.BooleanOptionalAction, help="Chen "
+                   "GANs with several categories: D also classifies the instrument and G is "
+                   "trained to be classified as the condition's (Odena et al. 2017; default off)")
     p.add_argument("--soundnet-weights", metavar="NPY", help="published sound8.npy for "
                    "--features soundnet (else SoundNet-8 is trained on the labels)")
     p.add_argument("--soundnet-allow-pickle", action="store_true",

@@ -38,8 +38,17 @@ def _conv_block(x, filters, name, spectral_norm, strides=2, kernel=4, padding="s
     return layers.LeakyReLU(0.2, name=f"{name}_lrelu")(x)
 
 
-def _gan_cls_head(x, encoding, compressed_dim, filters, spectral_norm):
-    """Replicate the compressed encoding over the 4x4 map, concat, score."""
+def _gan_cls_head(x, encoding, compressed_dim, filters, spectral_norm, num_classes=0):
+    """Replicate the compressed encoding over the 4x4 map, concat, score.
+
+    With ``num_classes``, also class logits of the sample alone, read from the
+    4x4 map before the encoding joins it (the auxiliary classifier of Odena et
+    al. 2017, as Wan et al. and Yang et al. add it; not in Chen et al.).
+    """
+    classes = None
+    if num_classes:
+        flat = layers.Flatten(name="class_features")(x)
+        classes = _sn(layers.Dense(num_classes, name="class_logits"), spectral_norm)(flat)
     c = _sn(layers.Dense(compressed_dim, name="phi"), spectral_norm)(encoding)
     c = layers.LeakyReLU(0.2, name="phi_lrelu")(c)
     c = layers.Reshape((1, 1, compressed_dim), name="phi_1x1")(c)
@@ -47,7 +56,8 @@ def _gan_cls_head(x, encoding, compressed_dim, filters, spectral_norm):
     x = layers.Concatenate(name="joint")([x, c])
     x = _conv_block(x, filters, "joint", spectral_norm, strides=1, kernel=1)
     logit = _sn(layers.Conv2D(1, 4, padding="valid", name="score_conv"), spectral_norm)(x)
-    return layers.Flatten(name="logit")(logit)
+    logit = layers.Flatten(name="logit")(logit)
+    return logit if classes is None else [logit, classes]
 
 
 def sound_to_image_discriminator(
@@ -56,6 +66,7 @@ def sound_to_image_discriminator(
     base_filters: int = 64,
     image_size: int = 64,
     spectral_norm: bool = False,
+    num_classes: int = 0,
     name: str = "sound_to_image_discriminator",
 ) -> keras.Model:
     """S2I discriminator ``D_{S->I}(image, phi(A))`` (Chen et al. sec. 3.1).
@@ -70,10 +81,13 @@ def sound_to_image_discriminator(
         base_filters: Channels of the first conv layer.
         image_size: 64 or 128 (any power of two >= 8).
         spectral_norm: Wrap every conv/dense in spectral normalisation.
+        num_classes: With > 0, a second output of class logits ``[B, num_classes]``
+            (auxiliary classifier; see ``_gan_cls_head``).
         name: Model name.
 
     Returns:
-        A functional model ``[image [B, S, S, 3], encoding [B, 128]] -> logit [B, 1]``.
+        A functional model ``[image [B, S, S, 3], encoding [B, 128]] -> logit [B, 1]``
+        (``[logit, class_logits]`` with ``num_classes``).
     """
     n_down = math.log2(image_size / 4)
     if image_size < 8 or n_down != int(n_down):
@@ -85,7 +99,8 @@ def sound_to_image_discriminator(
     for i in range(n_down):
         filters = base_filters * min(8, 2 ** max(0, i - (n_down - 4)))
         x = _conv_block(x, filters, f"down{i + 1}", spectral_norm, bn=i > 0)
-    logit = _gan_cls_head(x, encoding, compressed_dim, 8 * base_filters, spectral_norm)
+    logit = _gan_cls_head(x, encoding, compressed_dim, 8 * base_filters, spectral_norm,
+                          num_classes)
     return keras.Model([image, encoding], logit, name=name)
 
 
@@ -98,6 +113,7 @@ def image_to_sound_discriminator(
     extra_conv_layers: int = 12,
     extra_filters: int | None = None,
     spectral_norm: bool = False,
+    num_classes: int = 0,
     name: str = "image_to_sound_discriminator",
 ) -> keras.Model:
     """I2S discriminator ``D_{I->S}(spectrogram, phi(I))`` (Chen et al. sec. 3.1).
@@ -119,10 +135,13 @@ def image_to_sound_discriminator(
         extra_conv_layers: Stride-1 conv layers at 32x32 (12 in the paper).
         extra_filters: Their channels; default ``max(base_filters // 2, 1)``.
         spectral_norm: Wrap every conv/dense in spectral normalisation.
+        num_classes: With > 0, a second output of class logits ``[B, num_classes]``
+            (auxiliary classifier; see ``_gan_cls_head``).
         name: Model name.
 
     Returns:
-        A functional model ``[spectrogram [B, 128, 34], encoding [B, 128]] -> logit [B, 1]``.
+        A functional model ``[spectrogram [B, 128, 34], encoding [B, 128]] -> logit [B, 1]``
+        (``[logit, class_logits]`` with ``num_classes``).
     """
     b = base_filters
     spectrogram = keras.Input((n_mels, frames), name="spectrogram")
@@ -140,5 +159,5 @@ def image_to_sound_discriminator(
         )
     for i, f in enumerate((2 * b, 4 * b, 8 * b)):
         x = _conv_block(x, f, f"down{i + 1}", spectral_norm)
-    logit = _gan_cls_head(x, encoding, compressed_dim, 8 * b, spectral_norm)
+    logit = _gan_cls_head(x, encoding, compressed_dim, 8 * b, spectral_norm, num_classes)
     return keras.Model([spectrogram, encoding], logit, name=name)

@@ -35,7 +35,10 @@ class DiverseGAN(TwoOptimizerGAN):
     ``wrong_target`` real images of another category (``(a^m, I^n), m != n``,
     false for ``K``). Per batch: one step of both discriminators on eq. (5),
     then ``g_steps`` generator steps on eq. (3) summed over both scales plus
-    ``consistency_weight * L_con`` (eq. 4).
+    ``consistency_weight * L_con`` (eq. 4). With ``mode_seeking_weight > 0`` each
+    generator step draws every condition twice, with independent noise, and
+    adds Mao et al.'s mode-seeking term on the two 128x128 images
+    (``losses.mode_seeking_loss``; not in Yang et al.).
 
     Args:
         g64, g128: ``[a, z] -> [I64, h]`` and ``[a, h, I64] -> I128``.
@@ -44,6 +47,7 @@ class DiverseGAN(TwoOptimizerGAN):
         condition_encoder: Frozen ``condition -> a`` (``None``: batches hold ``a``).
         z_dim: Noise width.
         consistency_weight: Weight of ``L_con`` (the paper sums with weight 1).
+        mode_seeking_weight: Weight of the mode-seeking term (0: off, the paper).
         g_steps: Generator steps per discriminator step.
         generator_average: Momentum of the moving average of ``G64`` and ``G128``
             that samples are drawn from (0: the trained weights, the paper's
@@ -53,7 +57,7 @@ class DiverseGAN(TwoOptimizerGAN):
 
     def __init__(self, g64, g128, d64, d128, i2a, condition_encoder=None, z_dim=100,
                  consistency_weight=1.0, g_steps=1, generator_average=0.0, seed=None,
-                 **kwargs):
+                 mode_seeking_weight=0.0, **kwargs):
         super().__init__(**kwargs)
         self.g64, self.g128, self.d64, self.d128, self.i2a = g64, g128, d64, d128, i2a
         self.condition_encoder = condition_encoder
@@ -61,10 +65,11 @@ class DiverseGAN(TwoOptimizerGAN):
             if frozen is not None:
                 frozen.trainable = False
         self.z_dim, self.consistency_weight = int(z_dim), float(consistency_weight)
+        self.mode_seeking_weight = float(mode_seeking_weight)
         self.g_steps, self.seed = int(g_steps), seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         names = ("d_loss", "g_loss", "consistency", "class_loss", "real_score", "wrong_score",
-                 "fake_score")
+                 "fake_score") + (("mode_seeking",) if self.mode_seeking_weight else ())
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
         a = keras.Input(g64.inputs[0].shape[1:], name="condition")
         z = keras.Input((self.z_dim,), name="z")
@@ -118,12 +123,12 @@ class DiverseGAN(TwoOptimizerGAN):
             scores.append((r, w, f))
         return total, scores
 
-    def _g_loss(self, batch, a, fakes, training=True):
+    def _g_loss(self, labels, a, fakes, training=True):
         adv, cls = 0.0, 0.0
         for d, fake in zip((self.d64, self.d128), fakes, strict=True):
             f, f_cls = d([fake, a], training=training)
             adv += losses.hinge_generator_loss(f)
-            cls += losses.auxiliary_classifier_loss(f_cls, batch["label"])
+            cls += losses.auxiliary_classifier_loss(f_cls, labels)
         con = losses.feature_consistency_loss(a, self.i2a(fakes[1], training=False))
         return adv + cls + self.consistency_weight * con, con, cls
 
@@ -140,28 +145,39 @@ class DiverseGAN(TwoOptimizerGAN):
         weights = self.d64.trainable_weights + self.d128.trainable_weights
         self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights,
                                              strict=True))
+        # With mode seeking, G sees every condition twice (independent z).
+        twice = bool(self.mode_seeking_weight)
+        a_g = ops.concatenate([a, a], axis=0) if twice else a
+        labels = batch["label"]
+        labels = ops.concatenate([labels, labels], axis=0) if twice else labels
+        ms = 0.0
         for _ in range(self.g_steps):
+            z = self._noise(2 * n if twice else n)
             with tf.GradientTape() as tape:
-                fakes = self._generate(a, self._noise(n), training=True)
-                g_loss, con, cls = self._g_loss(batch, a, fakes)
+                fakes = self._generate(a_g, z, training=True)
+                g_loss, con, cls = self._g_loss(labels, a_g, fakes)
+                if twice:
+                    ms = losses.mode_seeking_loss(fakes[1][:n], fakes[1][n:], z[:n], z[n:])
+                    g_loss += self.mode_seeking_weight * ms
                 scaled = self.scaled_loss(g_loss, self.g_optimizer)
             weights = self.g64.trainable_weights + self.g128.trainable_weights
             self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights,
                                                  strict=True))
         self.update_averaged_generator()
-        return self._track(d_loss, g_loss, con, cls, scores[1])
+        return self._track(d_loss, g_loss, con, cls, scores[1], ms)
 
     def test_step(self, batch):
         a = self.encode(batch["condition"])
         fakes = self._generate(a, self._noise(ops.shape(a)[0]), training=False)
         d_loss, scores = self._d_loss(batch, a, fakes, training=False)
-        g_loss, con, cls = self._g_loss(batch, a, fakes, training=False)
+        g_loss, con, cls = self._g_loss(batch["label"], a, fakes, training=False)
         return self._track(d_loss, g_loss, con, cls, scores[1])
 
-    def _track(self, d_loss, g_loss, con, cls, scores):
+    def _track(self, d_loss, g_loss, con, cls, scores, mode_seeking=0.0):
         r, w, f = scores
         values = dict(d_loss=d_loss, g_loss=g_loss, consistency=con, class_loss=cls,
-                      real_score=ops.mean(r), wrong_score=ops.mean(w), fake_score=ops.mean(f))
+                      real_score=ops.mean(r), wrong_score=ops.mean(w), fake_score=ops.mean(f),
+                      mode_seeking=mode_seeking)
         for name, t in self.trackers.items():
             t.update_state(values[name])
         return {name: t.result() for name, t in self.trackers.items()}
@@ -184,13 +200,15 @@ class DiverseGAN(TwoOptimizerGAN):
             else ser(self.condition_encoder),
             z_dim=self.z_dim, consistency_weight=self.consistency_weight, g_steps=self.g_steps,
             generator_average=self.generator_average, seed=self.seed,
+            mode_seeking_weight=self.mode_seeking_weight,
         )
         return config
 
 
 def diverse_gan(condition_dim, num_classes, condition_encoder=None, z_dim=100, base_filters=32,
                 latent_dim=128, consistency_weight=1.0, g_steps=1, learning_rate=2e-4,
-                beta_1=0.5, upsampling="deconv", generator_average=0.0, seed=None):
+                beta_1=0.5, upsampling="deconv", generator_average=0.0, seed=None,
+                mode_seeking_weight=0.0):
     """A compiled :class:`DiverseGAN` with an untrained I2A (see :func:`pretrain_i2a`).
 
     ``upsampling`` is how ``G64`` and ``G128`` double their maps
@@ -214,7 +232,8 @@ def diverse_gan(condition_dim, num_classes, condition_encoder=None, z_dim=100, b
     i2a = image_to_audio_regressor(condition_dim, 128, base_filters=max(bf // 2, 1))
     model = DiverseGAN(g64, g128, d64, d128, i2a, condition_encoder, z_dim=z_dim,
                        consistency_weight=consistency_weight, g_steps=g_steps,
-                       generator_average=generator_average, seed=seed)
+                       generator_average=generator_average, seed=seed,
+                       mode_seeking_weight=mode_seeking_weight)
     model.compile(d_optimizer=keras.optimizers.Adam(learning_rate, beta_1=beta_1),
                   g_optimizer=keras.optimizers.Adam(learning_rate, beta_1=beta_1))
     return model

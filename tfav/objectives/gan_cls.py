@@ -16,7 +16,11 @@ import tfav.models  # noqa: F401  (registers the custom layers of saved sub-mode
 from tfav.errors import ConfigError, DataError
 from tfav.objectives.augment import diff_augment, parse_policy
 from tfav.objectives.base import TwoOptimizerGAN
-from tfav.objectives.losses import gan_cls_discriminator_loss, gan_cls_generator_loss
+from tfav.objectives.losses import (
+    auxiliary_classifier_loss,
+    gan_cls_discriminator_loss,
+    gan_cls_generator_loss,
+)
 
 
 @keras.saving.register_keras_serializable(package="tfav")
@@ -30,9 +34,15 @@ class ConditionalGAN(TwoOptimizerGAN):
     ``use_wrong_pairs=False`` (S2I-N) the discriminator sees only real and
     fake pairs.
 
+    A discriminator with a second output, class logits (``num_classes`` in
+    ``tfav.models.discriminators``), is an auxiliary classifier (Odena et al.
+    2017; Wan et al. eq. 2's last term): D also minimises the cross-entropy of
+    the real samples' classes, and G that of its samples for the condition's
+    class. Batches then need ``label``. Not in Chen et al.
+
     Args:
         generator: ``[encoding, z] -> sample`` (e.g. ``sound_to_image_generator``).
-        discriminator: ``[sample, encoding] -> logit``.
+        discriminator: ``[sample, encoding] -> logit`` (or ``[logit, class_logits]``).
         condition_encoder: Frozen ``condition -> encoding`` (e.g. the sound
             classifier cut at ``encoding`` for S2I, the image one for I2S).
         z_dim: Noise width; must match the generator's ``z`` input.
@@ -86,6 +96,8 @@ class ConditionalGAN(TwoOptimizerGAN):
         self.real_score_tracker = keras.metrics.Mean(name="real_score")
         self.wrong_score_tracker = keras.metrics.Mean(name="wrong_score")
         self.fake_score_tracker = keras.metrics.Mean(name="fake_score")
+        self.classifier = len(discriminator.outputs) == 2
+        self.class_loss_tracker = keras.metrics.Mean(name="class_loss")
         # The sub-models are built functional models; nothing is left to build.
         self.built = True
 
@@ -94,7 +106,8 @@ class ConditionalGAN(TwoOptimizerGAN):
         trackers = [self.d_loss_tracker, self.g_loss_tracker, self.real_score_tracker]
         if self.use_wrong_pairs:
             trackers.append(self.wrong_score_tracker)
-        return [*trackers, self.fake_score_tracker]
+        trackers.append(self.fake_score_tracker)
+        return [*trackers, self.class_loss_tracker] if self.classifier else trackers
 
     def _noise(self, batch_size, seed=None):
         return self.replica_noise(
@@ -105,14 +118,25 @@ class ConditionalGAN(TwoOptimizerGAN):
         return ops.stop_gradient(self.condition_encoder(condition, training=False))
 
     def _d(self, sample, encoding, training):
-        """D's logit for ``(sample, encoding)``, the sample augmented in training."""
+        """D's ``(logit, class logits or None)`` for ``(sample, encoding)``, the
+        sample augmented in training."""
         if training and self.augment:
             sample = diff_augment(sample, self.augment, self.seed_generator)
-        return self.discriminator([sample, encoding], training=training)
+        out = self.discriminator([sample, encoding], training=training)
+        return tuple(out) if self.classifier else (out, None)
+
+    def _class_loss(self, class_logits, batch):
+        if not self.classifier:
+            return 0.0
+        if "label" not in batch:
+            raise DataError("batch has no 'label', which the auxiliary classifier needs")
+        return auxiliary_classifier_loss(class_logits, batch["label"])
 
     def _scores(self, batch, encoding, fake, training):
+        """D's logits for real, wrong (or ``None``) and fake pairs, and its
+        class losses on the real and the fake samples (0 without a classifier)."""
         target = ops.convert_to_tensor(batch["target"], dtype=encoding.dtype)
-        real = self._d(target, encoding, training)
+        real, real_classes = self._d(target, encoding, training)
         wrong = None
         if self.use_wrong_pairs:
             if "wrong_target" not in batch:
@@ -120,17 +144,19 @@ class ConditionalGAN(TwoOptimizerGAN):
                     "batch has no 'wrong_target': sample wrong pairs or set use_wrong_pairs=False"
                 )
             wrong_target = ops.convert_to_tensor(batch["wrong_target"], dtype=encoding.dtype)
-            wrong = self._d(wrong_target, encoding, training)
-        fake = self._d(fake, encoding, training)
-        return real, wrong, fake
+            wrong, _ = self._d(wrong_target, encoding, training)
+        fake, fake_classes = self._d(fake, encoding, training)
+        class_losses = self._class_loss(real_classes, batch), self._class_loss(fake_classes, batch)
+        return real, wrong, fake, class_losses
 
-    def _track(self, d_loss, g_loss, real, wrong, fake):
+    def _track(self, d_loss, g_loss, real, wrong, fake, class_loss=0.0):
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
         self.real_score_tracker.update_state(ops.mean(ops.sigmoid(real)))
         if wrong is not None:
             self.wrong_score_tracker.update_state(ops.mean(ops.sigmoid(wrong)))
         self.fake_score_tracker.update_state(ops.mean(ops.sigmoid(fake)))
+        self.class_loss_tracker.update_state(class_loss)
         return {m.name: m.result() for m in self.metrics}
 
     def train_step(self, batch):
@@ -139,8 +165,9 @@ class ConditionalGAN(TwoOptimizerGAN):
 
         fake = self.generator([encoding, self._noise(batch_size)], training=True)
         with tf.GradientTape() as tape:
-            real, wrong, fake_logits = self._scores(batch, encoding, fake, training=True)
-            d_loss = gan_cls_discriminator_loss(real, wrong, fake_logits)
+            real, wrong, fake_logits, (real_class_loss, _) = self._scores(
+                batch, encoding, fake, training=True)
+            d_loss = gan_cls_discriminator_loss(real, wrong, fake_logits) + real_class_loss
             scaled = self.scaled_loss(d_loss, self.d_optimizer)
         d_weights = self.discriminator.trainable_weights
         d_grads = tape.gradient(scaled, d_weights)
@@ -150,21 +177,25 @@ class ConditionalGAN(TwoOptimizerGAN):
             z = self._noise(batch_size)
             with tf.GradientTape() as tape:
                 fake = self.generator([encoding, z], training=True)
-                g_loss = gan_cls_generator_loss(self._d(fake, encoding, training=True))
+                logit, classes = self._d(fake, encoding, training=True)
+                fake_class_loss = self._class_loss(classes, batch)
+                g_loss = gan_cls_generator_loss(logit) + fake_class_loss
                 scaled = self.scaled_loss(g_loss, self.g_optimizer)
             g_weights = self.generator.trainable_weights
             g_grads = tape.gradient(scaled, g_weights)
             self.g_optimizer.apply_gradients(zip(g_grads, g_weights, strict=True))
         self.update_averaged_generator()
-        return self._track(d_loss, g_loss, real, wrong, fake_logits)
+        return self._track(d_loss, g_loss, real, wrong, fake_logits, fake_class_loss)
 
     def test_step(self, batch):
         """The losses of ``train_step`` in inference mode, without updates."""
         encoding = self._encode(batch["condition"])
         fake = self.generator([encoding, self._noise(ops.shape(encoding)[0])], training=False)
-        real, wrong, fake_logits = self._scores(batch, encoding, fake, training=False)
-        d_loss = gan_cls_discriminator_loss(real, wrong, fake_logits)
-        return self._track(d_loss, gan_cls_generator_loss(fake_logits), real, wrong, fake_logits)
+        real, wrong, fake_logits, (real_class_loss, fake_class_loss) = self._scores(
+            batch, encoding, fake, training=False)
+        d_loss = gan_cls_discriminator_loss(real, wrong, fake_logits) + real_class_loss
+        g_loss = gan_cls_generator_loss(fake_logits) + fake_class_loss
+        return self._track(d_loss, g_loss, real, wrong, fake_logits, fake_class_loss)
 
     def generate(self, condition, z=None, seed=None):
         """Generate samples for a batch of conditions (inference mode).

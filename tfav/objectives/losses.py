@@ -185,3 +185,16 @@ def feature_consistency_loss(features, reconstructed, epsilon=1e-8):
     """
     diff = ops.cast(features, "float32") - ops.cast(reconstructed, "float32")
     return ops.mean(ops.sqrt(ops.sum(ops.square(diff), axis=-1) + epsilon))
+
+
+def mode_seeking_loss(images_1, images_2, z_1, z_2, epsilon=1e-5):
+    """Mode-seeking regulariser of Mao et al. 2019 (MSGAN, eqs. 4-5), to minimise.
+
+    The generator maximises ``d_I(G(c, z1), G(c, z2)) / d_z(z1, z2)``, the
+    image distance per unit of noise distance for one condition; as in the
+    authors' code both distances are mean absolute differences over the batch
+    and the loss is ``1 / (ratio + epsilon)``.
+    """
+    d_image = ops.mean(ops.abs(ops.cast(images_1, "float32") - ops.cast(images_2, "float32")))
+    d_z = ops.mean(ops.abs(ops.cast(z_1, "float32") - ops.cast(z_2, "float32")))
+    return 1.0 / (d_image / d_z + epsilon)
