@@ -70,6 +70,7 @@ class Probe:
         rng = np.random.default_rng(seed)
         self.z_dim = None
         self._rng_seed = int(rng.integers(1 << 30))
+        self._real_distance = None  # within-class distance of the validation images
 
     @classmethod
     def from_index(cls, task, index, categories=None, n=256, seed=0, image_size=64):
@@ -152,8 +153,22 @@ class Probe:
         col_labels = ["real"] + [f"z{s}" for s in range(samples)]
         return image_grid(rows, row_labels=names, col_labels=col_labels)
 
+    def diversity(self, model, conditions=64, samples=4):
+        """``(diversity, real within-class distance)`` on the first ``conditions``
+        validation sounds: mean distance between ``samples`` images of one sound,
+        at the real images' size, so that models drawing at 64 and at 128 compare."""
+        val = self.data["validation"]
+        size = val["image"].shape[1]
+        k = min(conditions, len(val["label"]))
+        several = np.stack([_to_size(s, size) for s in
+                            self.generate(model, "validation", samples=samples, conditions=k)])
+        if self._real_distance is None:
+            self._real_distance = metrics.within_class_distance(val["image"], val["label"])
+        return metrics.diversity(np.transpose(several, (1, 0, 2, 3, 4))), self._real_distance
+
     def measure(self, model, evaluators) -> dict[str, float]:
-        """Per-epoch numbers: accuracy on train/validation conditions (Fig. 9), pose error."""
+        """Per-epoch numbers: accuracy on train/validation conditions (Fig. 9), pose
+        error, and for S2I the diversity ratio (see :meth:`diversity`)."""
         from tfav.models.generators import resize_spectrogram
 
         out = {}
@@ -175,6 +190,9 @@ class Probe:
                 pose = evaluators["pose_regressor"].predict(gen, verbose=0)
                 key = "pose_err" if split == "validation" else "pose_err_train"
                 out[key] = float(metrics.pose_error(pose, truth).overall)
+        if self.task.direction == "s2i" and "validation" in self.data:
+            div, real = self.diversity(model)
+            out["diversity_ratio"] = div / real
         return out
 
 
@@ -219,13 +237,7 @@ def evaluate_run(run_dir, n: int = 512, diversity_conditions: int = 64, seed: in
         results["frechet_distance"] = metrics.frechet_distance(
             features.predict(val["image"], verbose=0), features.predict(gen, verbose=0)
         )
-        # Diversity at the verifier's size, relative to real images of one class there,
-        # so that models drawing at 64 and at 128 compare.
-        k = min(diversity_conditions, len(val["label"]))
-        several = np.stack([_to_size(s, size)
-                            for s in probe.generate(model, "validation", samples=4, conditions=k)])
-        div = metrics.diversity(np.transpose(several, (1, 0, 2, 3, 4)))
-        real = metrics.within_class_distance(val["image"], val["label"])
+        div, real = probe.diversity(model, conditions=diversity_conditions)
         results.update(diversity=div, real_within_class_distance=real, diversity_ratio=div / real)
         if task.name == "a2i_diverse":  # Yang et al. Table II (R-precision needs the I2A)
             from tfav.objectives.diverse_gan import r_precision_metrics
