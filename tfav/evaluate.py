@@ -153,22 +153,28 @@ class Probe:
         col_labels = ["real"] + [f"z{s}" for s in range(samples)]
         return image_grid(rows, row_labels=names, col_labels=col_labels)
 
-    def diversity(self, model, conditions=64, samples=4):
-        """``(diversity, real within-class distance)`` on the first ``conditions``
-        validation sounds: mean distance between ``samples`` images of one sound,
-        at the real images' size, so that models drawing at 64 and at 128 compare."""
-        val = self.data["validation"]
-        size = val["image"].shape[1]
-        k = min(conditions, len(val["label"]))
-        several = np.stack([_to_size(s, size) for s in
-                            self.generate(model, "validation", samples=samples, conditions=k)])
+    def real_within_class_distance(self):
+        """Mean distance between real validation images of one class (computed once)."""
         if self._real_distance is None:
+            val = self.data["validation"]
             self._real_distance = metrics.within_class_distance(val["image"], val["label"])
-        return metrics.diversity(np.transpose(several, (1, 0, 2, 3, 4))), self._real_distance
+        return self._real_distance
 
-    def measure(self, model, evaluators) -> dict[str, float]:
+    def diversity_ratio(self, model, conditions=64, samples=4):
+        """Mean distance between ``samples`` images of one sound over the first
+        ``conditions`` validation sounds, at the real images' size (so that models
+        drawing at 64 and at 128 compare), relative to
+        :meth:`real_within_class_distance`."""
+        size = self.data["validation"]["image"].shape[1]
+        several = np.stack([_to_size(s, size) for s in
+                            self.generate(model, "validation", samples=samples,
+                                          conditions=conditions)])
+        div = metrics.diversity(np.transpose(several, (1, 0, 2, 3, 4)))
+        return div / self.real_within_class_distance()
+
+    def measure(self, model, evaluators, diversity_conditions=64) -> dict[str, float]:
         """Per-epoch numbers: accuracy on train/validation conditions (Fig. 9), pose
-        error, and for S2I the diversity ratio (see :meth:`diversity`)."""
+        error, and for S2I the diversity ratio (see :meth:`diversity_ratio`)."""
         from tfav.models.generators import resize_spectrogram
 
         out = {}
@@ -191,8 +197,7 @@ class Probe:
                 key = "pose_err" if split == "validation" else "pose_err_train"
                 out[key] = float(metrics.pose_error(pose, truth).overall)
         if self.task.direction == "s2i" and "validation" in self.data:
-            div, real = self.diversity(model)
-            out["diversity_ratio"] = div / real
+            out["diversity_ratio"] = self.diversity_ratio(model, diversity_conditions)
         return out
 
 
@@ -221,7 +226,7 @@ def evaluate_run(run_dir, n: int = 512, diversity_conditions: int = 64, seed: in
 
     results = {"task": task.name, "instrument": instrument, "run_dir": str(run_dir),
                "checkpoint": checkpoint}
-    results.update(probe.measure(model, ev))
+    results.update(probe.measure(model, ev, diversity_conditions=diversity_conditions))
     val = probe.data["validation"]
     if task.direction == "s2i":
         verifier = ev["image_encoder"]
@@ -237,8 +242,9 @@ def evaluate_run(run_dir, n: int = 512, diversity_conditions: int = 64, seed: in
         results["frechet_distance"] = metrics.frechet_distance(
             features.predict(val["image"], verbose=0), features.predict(gen, verbose=0)
         )
-        div, real = probe.diversity(model, conditions=diversity_conditions)
-        results.update(diversity=div, real_within_class_distance=real, diversity_ratio=div / real)
+        real = probe.real_within_class_distance()
+        results.update(diversity=results["diversity_ratio"] * real,
+                       real_within_class_distance=real)
         if task.name == "a2i_diverse":  # Yang et al. Table II (R-precision needs the I2A)
             from tfav.objectives.diverse_gan import r_precision_metrics
 
