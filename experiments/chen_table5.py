@@ -18,8 +18,7 @@ import json
 from pathlib import Path
 
 import tfav  # noqa: F401
-from tfav.evaluate import evaluate_run
-from tfav.train import train
+from tfav.training import evaluate_run, train
 
 RESULTS = Path(__file__).parent / "results"
 PAPER = {"s2i_instrument": (87.37, 75.56), "s2i_noneg": (12.62, 12.32),

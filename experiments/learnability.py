@@ -25,7 +25,7 @@ import tfav  # noqa: F401
 from tfav import metrics, tasks
 from tfav.data.layout import index_pairs
 from tfav.data.pipeline import load_arrays
-from tfav.train import dependency
+from tfav.training import dependency
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -1,12 +1,11 @@
 """What every experiment script does at the end: write ``results/<name>.{json,md}``."""
 
-import json
 import os
 import platform
 import time
 from pathlib import Path
 
-from tfav.data.layout import atomic_write_bytes
+from tfav.files import atomic_write_json, atomic_write_text
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -21,6 +20,6 @@ def write_results(name: str, result: dict, markdown) -> None:
     result.update(machine=machine(), date_utc=time.strftime("%Y-%m-%d %H:%M", time.gmtime()))
     RESULTS.mkdir(parents=True, exist_ok=True)
     text = markdown(result)
-    atomic_write_bytes(RESULTS / f"{name}.json", json.dumps(result, indent=1).encode())
-    atomic_write_bytes(RESULTS / f"{name}.md", text.encode())
+    atomic_write_json(RESULTS / f"{name}.json", result)
+    atomic_write_text(RESULTS / f"{name}.md", text)
     print(text)

@@ -31,9 +31,9 @@ from results_io import write_results  # experiments/results_io.py
 import tfav  # noqa: F401
 from tfav import metrics, tasks
 from tfav.data.layout import index_pairs
-from tfav.evaluate import Probe, evaluate_run
-from tfav.objectives.scene_gan import ABLATIONS, TABLE4_ROWS
-from tfav.train import dependency, train
+from tfav.objectives.scene_gan import ABLATIONS, TABLE4_ROWS, SceneHyper
+from tfav.probe import Probe
+from tfav.training import dependency, evaluate_run, train
 
 #: Wan et al. 2019 Table 4 (Inception score, mean +- std over 10 splits).
 PAPER = {"upper_bound": (4.44, 1.91), "wgan_gp": (1.42, 0.13), "cgan": (2.21, 0.38),
@@ -151,8 +151,8 @@ def main(argv=None):
         t0 = time.time()
         run = train("a2i_scene", data=args.data, epochs=epochs, steps_per_epoch=steps,
                     out=runs / name, resume=True, seed=args.seed, verbose=0,
-                    hyper=tasks.Hyper(z_dim=z_dim, ablation=name, features=args.features,
-                                      g_per_d=g_per_d))
+                    hyper=SceneHyper(z_dim=z_dim, ablation=name, features=args.features,
+                                     g_per_d=g_per_d))
         trained = round(time.time() - t0, 1)
         m = evaluate_run(run, n=args.n, seed=args.seed, log=quiet)
         summary = json.loads((run / "summary.json").read_text())

@@ -36,17 +36,18 @@ from results_io import write_results  # experiments/results_io.py
 
 import tfav  # noqa: F401
 from tfav import tasks
-from tfav.evaluate import evaluate_run
-from tfav.train import train
+from tfav.objectives.diverse_gan import DiverseHyper
+from tfav.objectives.scene_gan import SceneHyper
+from tfav.training import evaluate_run, train
 
 #: run name -> (task, label, hyperparameters)
 MODELS = {
-    "a2i_diverse": ("a2i_diverse", "Yang et al. (two-stage, 128x128)", tasks.Hyper()),
-    "a2i_scene": ("a2i_scene", "Wan et al. row (g) (one stage, 64x64)", tasks.Hyper(g_per_d=1)),
+    "a2i_diverse": ("a2i_diverse", "Yang et al. (two-stage, 128x128)", DiverseHyper()),
+    "a2i_scene": ("a2i_scene", "Wan et al. row (g) (one stage, 64x64)", SceneHyper(g_per_d=1)),
     "a2i_diverse-no_consistency": ("a2i_diverse", "Yang et al. without L_con",
-                                   tasks.Hyper(consistency_weight=0.0)),
+                                   DiverseHyper(consistency_weight=0.0)),
     "a2i_diverse-mode_seeking": ("a2i_diverse", "Yang et al. + mode seeking (Mao et al.)",
-                                 tasks.Hyper(mode_seeking_weight=1.0)),
+                                 DiverseHyper(mode_seeking_weight=1.0)),
 }
 COLUMNS = (("acc_val", "verifier acc.", "{:.1%}"), ("inception_score", "IS", "{:.2f}"),
            ("frechet_distance", "FD", "{:.0f}"), ("diversity_ratio", "diversity ratio",

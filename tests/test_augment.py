@@ -72,7 +72,7 @@ def test_conditional_gan_trains_with_augmentation_and_round_trips(tmp_path):
     assert any(np.abs(np.asarray(w) - b).max() > 0 for w, b in zip(d.trainable_weights, before,
                                                                    strict=True))
     # Training scores augmented images (random per call); inference the images themselves.
-    enc = gan._encode(batch["condition"])
+    enc = gan.encode(batch["condition"])
     target = tf.constant(batch["target"])
     scores = [np.asarray(gan._d(target, enc, training=t)[0]) for t in (True, True, False, False)]
     assert np.abs(scores[0] - scores[1]).max() > 1e-5

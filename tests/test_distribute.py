@@ -54,11 +54,12 @@ def _free_ports(n):
 @pytest.fixture(scope="module")
 def tiny_setup(tmp_path_factory):
     """Tiny pairs and an (untrained) sound encoder file: plumbing needs no trained one."""
-    from tfav import tasks
+    from tfav import objectives, tasks
 
     root = tmp_path_factory.mktemp("distribute")
     data = write_tiny_pairs(root / "tiny_pairs")
-    encoder = tasks.build_model(tasks.get_task("sound_encoder"), 3, tasks.Hyper(base_filters=4))
+    task = tasks.get_task("sound_encoder")
+    encoder = objectives.build_model(task, 3, objectives.make_hyper(task, {"base_filters": 4}))
     encoder.save(root / "sound_encoder.keras")
     return data, root / "sound_encoder.keras"
 
@@ -92,13 +93,16 @@ import json, sys
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from tfav import tasks
-from tfav.train import load_trained, train
+from tfav import objectives, tasks
+from tfav.objectives.gan_cls import ChenHyper
+from tfav.objectives.supervised import encoder_of
+from tfav.runs import load_trained
+from tfav.training import train
 data, encoder, out = sys.argv[1:4]
 result = {}
 for name in ("default", "mirrored"):
     run = train("s2i_instrument", data=data, epochs=3, steps_per_epoch=1, batch_size=4,
-                out=f"{out}/{name}", hyper=tasks.Hyper(base_filters=4, z_dim=8), verbose=0,
+                out=f"{out}/{name}", hyper=ChenHyper(base_filters=4, z_dim=8), verbose=0,
                 encoders={"sound_encoder": encoder}, evaluate=False, strategy=name)
     config = json.loads((run / "config.json").read_text())
     state = json.loads((run / "state.json").read_text())
@@ -111,13 +115,13 @@ import numpy as np
 from tfav import distribute
 task = tasks.get_task("s2i_instrument")
 batch = tasks.make_dataset(task, data, "train", batch_size=4, shuffle=False).take(1)
-encoder = tasks.encoder_of("sound_encoder", load_trained(encoder, "sound_encoder"))
+encoder = encoder_of("sound_encoder", load_trained(encoder, "sound_encoder"))
 steps = {}
 for name in ("default", "mirrored"):
     strategy = distribute.make_strategy(name)
     keras.utils.set_random_seed(0)
     with strategy.scope():
-        gan = tasks.build_model(task, 3, tasks.Hyper(base_filters=4, z_dim=8), encoder=encoder)
+        gan = objectives.build_model(task, 3, ChenHyper(base_filters=4, z_dim=8), encoder=encoder)
         gan.compile(d_optimizer=keras.optimizers.SGD(0.01), g_optimizer=keras.optimizers.SGD(0.01))
         distribute.prepare(gan, strategy)
     nets = {"g": gan.generator, "d": gan.discriminator}

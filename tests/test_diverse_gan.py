@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfav.errors import ConfigError
+from tfav.errors import DataError
 from tfav.models.two_stage import image_to_audio_regressor, stage1_generator, stage2_generator
 from tfav.objectives import losses
 from tfav.objectives.diverse_gan import DiverseGAN, diverse_gan, pretrain_i2a, r_precision_metrics
@@ -65,7 +65,7 @@ def test_train_step_updates_both_stages_and_keeps_i2a_frozen(gan):
                                                                           strict=True)), m.name
     for a, w in zip(before["i2a"], gan.i2a.weights, strict=True):
         np.testing.assert_array_equal(a, np.asarray(w))
-    with pytest.raises(ConfigError, match="wrong_target"):
+    with pytest.raises(DataError, match="wrong_target"):
         gan.train_step({k: v for k, v in _batch().items() if k != "wrong_target"})
 
 
@@ -113,16 +113,16 @@ def test_a2i_diverse_train_and_evaluate(tiny_pairs, tmp_path, monkeypatch):
     import json
 
     from tfav.data.layout import index_pairs
-    from tfav.evaluate import evaluate_run
-    from tfav.train import cached_model_dir, train
+    from tfav.objectives.diverse_gan import DiverseHyper
+    from tfav.runs import cached_model_dir
+    from tfav.training import evaluate_run, train
 
     monkeypatch.setenv("TFAV_CACHE", str(tmp_path / "cache"))
-    from tfav import tasks
 
     train("image_encoder", data=tiny_pairs, epochs=1, batch_size=4, verbose=0,
           out=cached_model_dir("image_encoder", index_pairs(tiny_pairs)))
     out = train("a2i_diverse", data=tiny_pairs, epochs=1, batch_size=4, out=tmp_path / "yang",
-                hyper=tasks.Hyper(base_filters=4, z_dim=4, features="fbank"), verbose=0)
+                hyper=DiverseHyper(base_filters=4, z_dim=4, features="fbank"), verbose=0)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["task"] == "a2i_diverse" and "acc_val" in summary["final"]
     assert np.isfinite(summary["final"]["consistency"])

@@ -7,17 +7,16 @@ import pytest
 from conftest import tiny_tone
 from PIL import Image
 
-from tfav import tasks
-from tfav.evaluate import evaluate_run
 from tfav.evaluate import main as evaluate_main
 from tfav.generate import main as generate_main
-from tfav.train import train
+from tfav.objectives.gan_cls import ChenHyper
+from tfav.training import evaluate_run, train
 
 
 @pytest.fixture
 def pose_run(tiny_pairs, tmp_path, monkeypatch):
     monkeypatch.setenv("TFAV_CACHE", str(tmp_path / "cache"))
-    hyper = tasks.Hyper(base_filters=8, z_dim=16)
+    hyper = ChenHyper(base_filters=8, z_dim=16)
     return train("s2i_pose", data=tiny_pairs, instrument="violin", epochs=2, batch_size=2,
                  out=tmp_path / "run", hyper=hyper, verbose=0)
 

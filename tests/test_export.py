@@ -21,12 +21,14 @@ import tensorflow as tf
 from conftest import tiny_tone, write_tiny_pairs
 from PIL import Image
 
-from tfav import audio, export, tasks
-from tfav.data.pipeline import decode_image, to_model_inputs
+from tfav import audio, export, serving, tasks
+from tfav.data.decode import decode_image
+from tfav.data.pipeline import to_model_inputs
 from tfav.errors import ConfigError
 from tfav.models import discriminators, encoders, generators
 from tfav.objectives import ConditionalGAN
-from tfav.train import load_trained, train
+from tfav.runs import load_trained
+from tfav.training import train
 
 ROOT = Path(__file__).resolve().parents[1]
 CLEAN_ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -71,7 +73,7 @@ def s2i(work, sound_classifier_run):
         mp.setenv("TFAV_CACHE", str(work / "cache"))  # nothing may touch the user's cache
         run = train(
             "s2i_instrument", data=write_tiny_pairs(work / "pairs"), epochs=1, batch_size=4,
-            out=work / "s2i", hyper=tasks.Hyper(base_filters=8, z_dim=16), evaluate=False,
+            out=work / "s2i", hyper={"base_filters": 8, "z_dim": 16}, evaluate=False,
             encoders={"sound_encoder": sound_classifier_run}, verbose=0,
         )  # fmt: skip
     result = export.export_run(run, fmt="both", out=work / "models", progress=False)
@@ -84,7 +86,7 @@ def s2i_saved(s2i):
 
 
 def _keras_images(gan, waveforms, z):
-    lms = tasks.log_mel(export.first_chunk(tf.constant(waveforms)))
+    lms = tasks.log_mel(serving.first_chunk(tf.constant(waveforms)))
     return np.asarray(gan.generate(lms, z=z))
 
 
@@ -93,12 +95,12 @@ def _keras_images(gan, waveforms, z):
 
 def test_seeded_noise_is_normal_per_example_and_seed():
     seeds = np.arange(-500, 1500, dtype=np.int64)
-    z = export.seeded_noise(seeds, 16).numpy()
+    z = serving.seeded_noise(seeds, 16).numpy()
     assert z.shape == (2000, 16) and np.isfinite(z).all()
     assert abs(z.mean()) < 0.03 and abs(z.std() - 1) < 0.03
     assert abs(np.corrcoef(z[:-1].ravel(), z[1:].ravel())[0, 1]) < 0.03
     # A row depends only on its own seed, not on the batch around it.
-    again = export.seeded_noise(np.array([7, 3, 2**40], np.int64), 16).numpy()
+    again = serving.seeded_noise(np.array([7, 3, 2**40], np.int64), 16).numpy()
     np.testing.assert_array_equal(again[1], z[503])
     assert not np.allclose(again[0], again[1])
 
@@ -107,7 +109,7 @@ def test_seeded_noise_is_normal_per_example_and_seed():
 def test_image_input_matches_training_decode(shape):
     rng = np.random.default_rng(sum(shape))
     images = rng.integers(0, 256, (2, *shape, 3)).astype(np.uint8)
-    mine = export.image_model_input(tf.constant(images)).numpy()
+    mine = serving.image_model_input(tf.constant(images)).numpy()
     for image, got in zip(images, mine, strict=True):
         png = tf.io.encode_png(image)
         want = to_model_inputs({"image": decode_image(png, 64)[None]})["image"][0].numpy()
@@ -119,7 +121,7 @@ def test_griffin_lim_matches_tfav_audio():
     db = audio.log_mel_spectrogram(_waves(1))
     db -= tf.reduce_max(db)
     want = audio.griffin_lim_from_log_mel(db, n_iter=4).numpy()
-    got = export.griffin_lim(db, n_iter=4).numpy()
+    got = audio.griffin_lim(db, n_iter=4).numpy()
     assert got.shape == (1, 43 * 512)
     np.testing.assert_allclose(got, want, atol=1e-5 * np.abs(want).max())
 
@@ -133,11 +135,11 @@ def test_s2i_saved_model_matches_keras(s2i, s2i_saved):
     waves = _waves(2, 30000)  # longer than 0.5 s: the first 0.5 s is used
     seeds = np.array([3, 11], np.int64)
     out = s2i_saved.signatures["serving_default"](waveform=tf.constant(waves), seed=seeds)
-    z = export.seeded_noise(seeds, gan.z_dim)
+    z = serving.seeded_noise(seeds, gan.z_dim)
     want = _keras_images(gan, waves[:, : audio.CHUNK_SAMPLES], z)
     np.testing.assert_allclose(out["image_float"].numpy(), want, atol=1e-5)
     assert out["image"].dtype == tf.uint8 and out["image"].shape == (2, 64, 64, 3)
-    np.testing.assert_array_equal(out["image"], export.to_uint8(want))
+    np.testing.assert_array_equal(out["image"], serving.to_uint8(want))
     # with_noise takes z itself; a short clip is zero-padded.
     short = waves[:, :10000]
     noisy = s2i_saved.signatures["with_noise"](waveform=tf.constant(short), z=z)
@@ -367,8 +369,8 @@ def test_i2s_export_image_to_log_mel_and_waveform(work):
     images = np.random.default_rng(0).integers(0, 256, (2, 90, 120, 3)).astype(np.uint8)
     seeds = np.array([1, 2], np.int64)
     out = model.signatures["serving_default"](image=images, seed=seeds)
-    z = export.seeded_noise(seeds, 8)
-    x = export.image_model_input(tf.constant(images))
+    z = serving.seeded_noise(seeds, 8)
+    x = serving.image_model_input(tf.constant(images))
     want = generators.resize_spectrogram(gan.generate(x, z=z), 44).numpy()
     np.testing.assert_allclose(out["log_mel"], want, atol=1e-5)
     np.testing.assert_allclose(out["log_mel_db"], (want - 1) * 40, atol=1e-3)
@@ -420,7 +422,7 @@ def test_image_classifier_and_autoencoder_runs_export(work):
                                                       progress=False).saved_model))  # fmt: skip
     images = np.random.default_rng(1).integers(0, 256, (2, 50, 70, 3)).astype(np.uint8)
     out = model.signatures["serving_default"](image=images)
-    x = export.image_model_input(tf.constant(images))
+    x = serving.image_model_input(tf.constant(images))
     want = tf.nn.softmax(classifier(x, training=False)).numpy()
     np.testing.assert_allclose(out["probabilities"], want, atol=1e-5)
     assert out["encoding"].shape == (2, 128)

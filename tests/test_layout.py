@@ -54,17 +54,3 @@ def test_bad_label_line_names_file_and_line(tiny_pairs):
         f.write("{not json\n")
     with pytest.raises(DataError, match=r"labels.jsonl:19: bad label line"):
         layout.index_pairs(tiny_pairs)
-
-
-def test_atomic_write_leaves_no_temp_and_uses_the_usual_mode(tmp_path):
-    import os
-    import stat
-
-    target = tmp_path / "sub" / "file.bin"
-    layout.atomic_write_bytes(target, b"one")
-    layout.atomic_write_bytes(target, b"two")
-    assert target.read_bytes() == b"two"
-    assert [p.name for p in target.parent.iterdir()] == ["file.bin"]
-    umask = os.umask(0)
-    os.umask(umask)
-    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask

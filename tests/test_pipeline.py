@@ -3,14 +3,13 @@ import os
 import numpy as np
 import pytest
 import soundfile
-import tensorflow as tf
 from conftest import TINY_CATEGORIES, TINY_COLOURS, TINY_TONES_HZ, tiny_tone
 from PIL import Image
 
 from tfav import audio
 from tfav.data import layout, pipeline, tfrecord
 from tfav.data.__main__ import main as data_main
-from tfav.errors import AudioError, ConfigError, DataError, ImageError
+from tfav.errors import AudioError, DataError, ImageError
 
 
 def batches(ds):
@@ -142,86 +141,6 @@ def test_one_non_native_file_switches_decoder(tiny_pairs):
     np.testing.assert_array_equal(b["waveform"][1], audio.load_audio(odd))
 
 
-def _wrong_pair_batch(labels):
-    labels = tf.constant(labels, tf.int32)
-    n = labels.shape[0]
-    image = tf.reshape(tf.range(n * 2 * 2 * 3, dtype=tf.float32), [n, 2, 2, 3])
-    waveform = tf.reshape(tf.range(n * 5, dtype=tf.float32), [n, 5])
-    return {"label": labels, "image": image, "waveform": waveform}
-
-
-def test_add_wrong_pairs_other_and_same_category():
-    batch = _wrong_pair_batch([0, 0, 1, 1, 1, 2, 0, 2])
-    labels = batch["label"].numpy()
-    for seed in range(20):
-        other = pipeline.add_wrong_pairs(batch, "other_category", seed)
-        j = other["wrong_index"].numpy()
-        assert (labels[j] != labels).all()
-        np.testing.assert_array_equal(other["wrong_label"], labels[j])
-        np.testing.assert_array_equal(other["wrong_image"], batch["image"].numpy()[j])
-        np.testing.assert_array_equal(other["wrong_waveform"], batch["waveform"].numpy()[j])
-        same = pipeline.add_wrong_pairs(batch, "same_category", [seed, 3])
-        js = same["wrong_index"].numpy()
-        assert (labels[js] == labels).all() and (js != np.arange(8)).all()
-    a = pipeline.add_wrong_pairs(batch, "other_category", 5)["wrong_index"].numpy()
-    b = pipeline.add_wrong_pairs(batch, "other_category", 5)["wrong_index"].numpy()
-    np.testing.assert_array_equal(a, b)
-
-
-def test_add_wrong_pairs_fallback_and_uniform():
-    # One category only: other_category falls back to any other item.
-    one = _wrong_pair_batch([3, 3, 3, 3])
-    for seed in range(10):
-        j = pipeline.add_wrong_pairs(one, "other_category", seed)["wrong_index"].numpy()
-        assert (j != np.arange(4)).all()
-    # A category appearing once: same_category falls back to another item.
-    j = pipeline.add_wrong_pairs(_wrong_pair_batch([0, 1, 1]), "same_category", 0)["wrong_index"]
-    assert j.numpy()[0] != 0 and list(j.numpy()[1:]) == [2, 1]
-    # Uniform over the valid partners: item 0 (label 0) has partners 2, 3, 4, 5, 7.
-    batch = _wrong_pair_batch([0, 0, 1, 1, 1, 2, 0, 2])
-    draw = tf.function(
-        lambda s: pipeline.add_wrong_pairs(batch, "other_category", s)["wrong_index"]
-    )
-    draws = [draw(tf.constant([s, 1]))[0].numpy() for s in range(1000)]
-    counts = np.bincount(draws, minlength=8)
-    assert counts[[0, 1, 6]].sum() == 0
-    assert counts[[2, 3, 4, 5, 7]].min() > 150 and counts.max() < 250  # expected 200 each
-    with pytest.raises(Exception, match="wrong_pairs"):
-        pipeline.add_wrong_pairs(batch, "random", 0)
-
-
-def test_hard_wrong_pairs_follow_the_confusion():
-    # Category 0 is mistaken for 2 only; category 1 for nothing (its row stays uniform).
-    confusion = np.array([[90, 0, 10], [0, 100, 0], [5, 5, 90]])
-    w = pipeline.hard_wrong_pair_weights(confusion, 0.6)
-    np.testing.assert_allclose(w[0], [1.0, 0.2, 0.8], atol=1e-6)  # 0.4/2 + 0.6 * (0, 1)
-    np.testing.assert_allclose(w[1], [0.5, 1.0, 0.5], atol=1e-6)
-    np.testing.assert_allclose(w[2], [0.5, 0.5, 1.0], atol=1e-6)  # 0.2 + 0.6 * (.5, .5)
-    np.testing.assert_allclose(pipeline.hard_wrong_pair_weights(confusion, 0.0)[0, 1:], 0.5)
-    for bad in (1.0, -0.1):
-        with pytest.raises(ConfigError, match="hardness"):
-            pipeline.hard_wrong_pair_weights(confusion, bad)
-    with pytest.raises(ConfigError, match=r"\[C, C\]"):
-        pipeline.hard_wrong_pair_weights(np.ones((2, 3)), 0.5)
-
-    batch = _wrong_pair_batch([0, 0, 1, 1, 1, 2, 0, 2])
-    labels = batch["label"].numpy()
-    draw = tf.function(lambda s, cw: pipeline.add_wrong_pairs(
-        batch, "other_category", s, cw)["wrong_index"])
-    # Equal weights draw exactly what the uniform draw does.
-    equal = tf.ones((3, 3))
-    for s in range(20):
-        seed = tf.constant([s, 2])
-        np.testing.assert_array_equal(draw(seed, equal), pipeline.add_wrong_pairs(
-            batch, "other_category", seed)["wrong_index"])
-    # Item 0 (category 0): category 1 has 3 items of weight 0.2, category 2 two of 0.8,
-    # so category 2 is drawn 1.6 / (0.6 + 1.6) = 73% of the time, against 40% uniformly.
-    js = np.array([draw(tf.constant([s, 1]), w).numpy() for s in range(1000)])
-    assert (labels[js] != labels).all()
-    share = (labels[js[:, 0]] == 2).mean()
-    assert 0.68 < share < 0.78, share
-
-
 def test_pipeline_wrong_pairs_per_batch(tiny_pairs):
     ds = pipeline.pair_dataset(tiny_pairs, "train", batch_size=6, wrong_pairs="other_category",
                                image_size=16, repeat=True)  # fmt: skip
@@ -260,7 +179,7 @@ def test_tfrecord_round_trip_identical(tiny_pairs, tmp_path):
         "validation-00000-of-00002.tfrecord",
         "validation-00001-of-00002.tfrecord",
     ]
-    assert pipeline.is_tfrecord_folder(out) and not pipeline.is_tfrecord_folder(tiny_pairs)
+    assert layout.is_tfrecord_folder(out) and not layout.is_tfrecord_folder(tiny_pairs)
     for split, kw in [
         ("train", dict(seed=4, batch_size=5, wrong_pairs="other_category", drop_remainder=False)),
         ("validation", dict(shuffle=False, batch_size=2, categories="flute")),
@@ -278,12 +197,3 @@ def test_tfrecord_round_trip_identical(tiny_pairs, tmp_path):
     os.remove(out / "train-00001-of-00002.tfrecord")
     with pytest.raises(DataError, match="train-00001-of-00002.tfrecord"):
         pipeline.pair_dataset(out, "train")
-
-
-def test_find_undecodable_names_the_file_with_a_corrupt_body(tiny_pairs):
-    assert pipeline.find_undecodable(tiny_pairs, "train") is None
-    # NaN samples in a float WAV (decoded through soundfile): the header is fine.
-    wav = tiny_pairs / "chunk" / "validation" / "violin" / "violin01_500.wav"
-    soundfile.write(wav, np.full(22050, np.nan, np.float32), 44100, subtype="FLOAT")
-    found = pipeline.find_undecodable(tiny_pairs, "validation")
-    assert found == f"{wav}: cannot be decoded (audio contains NaN or Inf samples)"

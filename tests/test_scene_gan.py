@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from tfav.errors import ConfigError
+from tfav.errors import ConfigError, DataError
 from tfav.objectives import losses
 from tfav.objectives.scene_gan import ABLATIONS, SceneGAN, ablation, scene_gan
 
@@ -122,7 +122,7 @@ def test_spectral_norm_power_iteration_runs_in_training():
 def test_auxiliary_classifier_needs_labels_and_model_round_trips(tmp_path):
     gan = _gan("ac", g_steps=1, upsampling="resize", generator_average=0.9)
     batch = _batch()
-    with pytest.raises(ConfigError, match="label"):
+    with pytest.raises(DataError, match="label"):
         gan.train_step({k: v for k, v in batch.items() if k != "label"})
     for step in range(3):
         gan.train_step(_batch(seed=step))
@@ -150,7 +150,8 @@ def cache(tmp_path, monkeypatch):
 def test_a2i_scene_trains_through_the_cli(tiny_pairs, tmp_path, cache):
     import json
 
-    from tfav.train import load_trained, main
+    from tfav.runs import load_trained
+    from tfav.train import main
 
     out = tmp_path / "scene"
     assert main(["--task", "a2i_scene", "--data", str(tiny_pairs), "--out", str(out),

@@ -118,11 +118,11 @@ def test_soundnet_classifier_task_and_published_weights_through_train(tiny_pairs
                                                                       monkeypatch):
     import json
 
-    from tfav import tasks
+    from tfav import objectives, tasks
     from tfav.train import main
 
     task = tasks.get_task("soundnet")
-    clf = tasks.build_model(task, 3, tasks.Hyper())
+    clf = objectives.build_model(task, 3, objectives.make_hyper(task))
     x = np.random.default_rng(0).uniform(-0.3, 0.3, (4, 22050)).astype("float32")
     loss, _ = clf.train_on_batch(x, np.array([0, 1, 2, 0]))
     assert np.isfinite(loss) and clf.output.shape == (None, 3)

@@ -54,14 +54,16 @@ def test_gan_inputs_follow_the_papers_shapes():
 
 
 def test_aux_classifier_adds_class_logits_to_chen_discriminators():
+    from tfav import objectives
     from tfav.models import encoders
+    from tfav.objectives.gan_cls import ChenHyper
 
     encoder = encoders.encoder_from_classifier(encoders.sound_classifier(5, base_filters=2))
-    hyper = tasks.Hyper(aux_classifier=True, base_filters=4)
-    gan = tasks.build_model(tasks.get_task("s2i_instrument"), 5, hyper, encoder=encoder)
+    hyper = ChenHyper(aux_classifier=True, base_filters=4)
+    gan = objectives.build_model(tasks.get_task("s2i_instrument"), 5, hyper, encoder=encoder)
     assert gan.classifier and gan.discriminator.outputs[1].shape == (None, 5)
     with pytest.raises(ConfigError, match="several categories"):
-        tasks.build_model(tasks.get_task("s2i_pose"), 5, hyper, encoder=encoder)
+        objectives.build_model(tasks.get_task("s2i_pose"), 5, hyper, encoder=encoder)
 
 
 def test_image_augmentation_jitters_but_keeps_the_value_range():

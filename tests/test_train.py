@@ -5,12 +5,14 @@ import json
 import numpy as np
 import pytest
 
-from tfav import tasks
 from tfav.callbacks import NanGuard
 from tfav.errors import ConfigError, TfavError
-from tfav.train import load_trained, main, train
+from tfav.objectives.gan_cls import ChenHyper
+from tfav.runs import load_trained
+from tfav.train import main
+from tfav.training import train
 
-TINY = tasks.Hyper(base_filters=8, z_dim=16)
+TINY = ChenHyper(base_filters=8, z_dim=16)
 
 
 @pytest.fixture
@@ -123,7 +125,8 @@ def test_a_corrupt_file_body_is_named_in_one_line(tiny_pairs, tmp_path, cache, c
 def test_best_checkpoint_keeps_the_best_epoch_and_survives_a_resume(tmp_path):
     import keras
 
-    from tfav.callbacks import BEST, BestCheckpoint
+    from tfav.callbacks import BestCheckpoint
+    from tfav.runs import BEST
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     best = BestCheckpoint(tmp_path, "acc_train", "max", history=[])
@@ -174,7 +177,7 @@ def test_cache_folder_follows_the_training_recipe(tiny_pairs, cache, monkeypatch
 
     from tfav import tasks
     from tfav.data.layout import index_pairs
-    from tfav.train import cached_model_dir
+    from tfav.runs import cached_model_dir
 
     index = index_pairs(tiny_pairs)
     before = cached_model_dir("sound_encoder", index)

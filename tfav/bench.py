@@ -18,8 +18,9 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-import tfav  # noqa: F401  (sets the Keras backend before anything imports keras)
+from tfav import objectives, tasks
 from tfav.cli import one_line_errors
+from tfav.objectives.supervised import encoder_of
 
 #: name -> (function(args), one-line help, [(flags, argparse kwargs), ...])
 BENCHMARKS = {}
@@ -164,8 +165,8 @@ def export(args):
     from ai_edge_litert.interpreter import Interpreter
 
     from tfav import export as ex
-    from tfav import tasks
-    from tfav.train import load_trained
+    from tfav import serving
+    from tfav.runs import load_trained
 
     batches = [int(b) for b in args.batches.split(",")]
     work = Path(tempfile.mkdtemp(prefix="tfav-bench-export-"))
@@ -174,8 +175,10 @@ def export(args):
         from tfav.models import encoders
 
         classifier = encoders.sound_classifier(13)
-        hyper = tasks.Hyper(base_filters=args.base_filters, z_dim=args.z_dim)
-        gan = tasks.build_model(tasks.get_task("s2i_instrument"), 13, hyper,
+        s2i = tasks.get_task("s2i_instrument")
+        hyper = objectives.make_hyper(s2i, {"base_filters": args.base_filters,
+                                            "z_dim": args.z_dim})
+        gan = objectives.build_model(s2i, 13, hyper,
                                 encoder=encoders.encoder_from_classifier(classifier))
         run = work / "run"
         run.mkdir()
@@ -194,7 +197,7 @@ def export(args):
     ]  # fmt: skip
     saved = tf.saved_model.load(str(results[0].saved_model)).signatures["serving_default"]
     encoder, generator = gan.condition_encoder, gan.generator
-    front = tf.function(lambda w: encoder(tasks.log_mel(ex.first_chunk(w)), training=False))
+    front = tf.function(lambda w: encoder(tasks.log_mel(serving.first_chunk(w)), training=False))
     forward = tf.function(lambda e, z: generator([e, z], training=False))
 
     def size_mb(path):
@@ -214,7 +217,7 @@ def export(args):
     def calls_for(batch):
         waves = test_clips(batch, 22050)
         seeds = np.arange(batch, dtype=np.int64)
-        z = ex.seeded_noise(seeds, gan.z_dim)
+        z = serving.seeded_noise(seeds, gan.z_dim)
         encoding = front(waves)
         calls = [
             lambda: gan.generate(tasks.log_mel(waves), z=z).numpy(),
@@ -295,7 +298,6 @@ def train(args):
     counted per layer (backward = 2 x forward) against a 4096^2 fp32 matmul."""
     import tensorflow as tf
 
-    from tfav import tasks
     from tfav.data.pipeline import in_memory_dataset, load_arrays
     from tfav.models import encoders
 
@@ -306,11 +308,11 @@ def train(args):
         root = default_dataset()
     task = tasks.get_task("s2i_instrument")
     width = tasks.get_task("sound_encoder").base_filters
-    encoder = tasks.encoder_of("sound_encoder", encoders.sound_classifier(13, base_filters=width))
-    hyper = tasks.Hyper(base_filters=args.base_filters)
+    encoder = encoder_of("sound_encoder", encoders.sound_classifier(13, base_filters=width))
+    hyper = objectives.make_hyper(task, {"base_filters": args.base_filters})
 
     def make_model():
-        return tasks.build_model(task, 13, hyper, encoder=encoder)
+        return objectives.build_model(task, 13, hyper, encoder=encoder)
 
     real = tasks.make_dataset(task, root, "train", batch_size=args.batch).repeat()
     arrays = load_arrays(root, "train")

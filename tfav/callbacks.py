@@ -8,31 +8,15 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from pathlib import Path
 
 import keras
-import numpy as np
+import tensorflow as tf
 
-from tfav.data.layout import atomic_write_bytes
-
-CHECKPOINT, STATE = "checkpoint.keras", "state.json"
-#: The whole model of the epoch with the best selection metric (see ``BestCheckpoint``).
-BEST = "best.keras"
-
-
-def save_model_atomically(model, path) -> None:
-    """``model.save(path)`` through a temporary file, so a crash never leaves half a file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
-
-
-def read_state(run_dir) -> dict:
-    path = Path(run_dir) / STATE
-    return json.loads(path.read_text()) if path.exists() else {"epoch": 0, "history": []}
+from tfav.files import atomic_write_bytes
+from tfav.runs import BEST, CHECKPOINT, STATE, save_model_atomically
+from tfav.visualize import save_png
 
 
 class RunCheckpoint(keras.callbacks.Callback):
@@ -141,21 +125,15 @@ class SampleGrid(keras.callbacks.Callback):
         self.every = every
         self.writer = None
         if writer_dir is not None:
-            import tensorflow as tf
-
             self.writer = tf.summary.create_file_writer(str(Path(writer_dir) / "samples"))
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
             return
-        from tfav.visualize import save_png
-
         grid = self.draw(self.model)
         save_png(self.dir / f"epoch_{epoch + 1:03d}.png", grid)
         save_png(self.dir / "latest.png", grid)
         if self.writer is not None:
-            import tensorflow as tf
-
             with self.writer.as_default():
                 tf.summary.image("samples", grid[None], step=epoch + 1)
             self.writer.flush()
@@ -177,7 +155,3 @@ class GeneratedQuality(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs.update({k: float(v) for k, v in self.measure(self.model).items()})
-
-
-def as_numpy(x):
-    return x.numpy() if hasattr(x, "numpy") else np.asarray(x)

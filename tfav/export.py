@@ -22,7 +22,8 @@ GAN exports also have ``with_noise`` (the condition and ``z`` [B, z_dim]
 instead of ``seed``) and ``encode`` (the condition -> 128-d encoding of the
 frozen condition encoder). Each example has its own seed, so a result does not
 depend on the batch a server's batcher put it in; the same seed gives the
-same noise (:func:`seeded_noise`) in Keras, the SavedModel and TFLite.
+same noise (:func:`tfav.serving.seeded_noise`) in Keras, the SavedModel and TFLite.
+The graphs themselves are built by :mod:`tfav.serving`.
 
 Layout: ``<out>/<name>/<version>/`` (SavedModel, written to a hidden temporary
 folder and renamed, so a failed export leaves no version) and
@@ -41,338 +42,29 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 import tfav  # noqa: F401  (selects the Keras backend before keras is imported)
 from tfav.cli import one_line_errors
+from tfav import tasks
+from tfav.runs import load_trained, read_config
 from tfav.errors import ConfigError
 
-#: Modulus of the noise hash (a prime; seeds are taken modulo it).
-NOISE_PRIME = 2**31 - 1
-_NOISE_ROUNDS = 6
 FORMATS = ("savedmodel", "tflite", "both")
 QUANTIZATIONS = ("none", "float16", "dynamic")
-GRIFFIN_LIM_ITERATIONS = 32
 
 
-# --------------------------------------------------------------------------- in-graph pieces
-
-
-def seeded_noise(seed, z_dim: int):
-    """Standard normal noise ``[B, z_dim]`` that is a pure function of each example's seed.
-
-    ``tf.random.stateless_normal`` has no TFLite builtin, so the uniforms come
-    from a keyed power-map permutation of the counter ``0..2*z_dim-1`` over the
-    prime field of :data:`NOISE_PRIME` (MiMC-style rounds ``x <- (x + seed +
-    c_r)^5 mod p``; only int64 multiplies and remainders, exact on every
-    runtime), and Box-Muller turns pairs of uniforms into normals.
-
-    Args:
-        seed: int ``[B]`` (one seed per example; taken modulo 2**31 - 1).
-        z_dim: noise width.
-
-    Returns:
-        float32 ``[B, z_dim]``.
-    """
-    import tensorflow as tf
-
-    p = tf.constant(NOISE_PRIME, tf.int64)
-    key = tf.math.floormod(tf.cast(seed, tf.int64), p)[:, None]
-    x = tf.range(2 * z_dim, dtype=tf.int64)[None, :] + tf.zeros_like(key)
-    for r in range(_NOISE_ROUNDS):
-        x = tf.math.floormod(x + key + (0x9E3779B1 * (r + 1)) % NOISE_PRIME, p)
-        x2 = tf.math.floormod(x * x, p)
-        x = tf.math.floormod(tf.math.floormod(x2 * x2, p) * x, p)
-    # Only the top 24 of 31 bits: exact in float32, so u in (0, 1) is the same everywhere.
-    u = (tf.cast(x - tf.math.floormod(x, 128), tf.float32) + 64.0) / float(2**31)
-    radius = tf.math.sqrt(-2.0 * tf.math.log(u[:, :z_dim]))
-    return radius * tf.math.cos((2.0 * np.pi) * u[:, z_dim:])
-
-
-def first_chunk(waveform):
-    """``[B, samples]`` -> ``[B, 22050]``: the first 0.5 s, zero-padded at the end if shorter."""
-    import tensorflow as tf
-
-    from tfav.audio import CHUNK_SAMPLES
-
-    waveform = waveform[:, :CHUNK_SAMPLES]
-    pad = CHUNK_SAMPLES - tf.shape(waveform)[1]
-    return tf.reshape(tf.pad(waveform, [[0, 0], [0, pad]]), [-1, CHUNK_SAMPLES])
-
-
-def _antialias_matrix(in_size, out_size: int):
-    """``[out, in]`` weights of ``tf.image.resize(..., antialias=True)`` (bilinear).
-
-    The triangle filter of TensorFlow's ``ScaleAndTranslate`` kernel, widened
-    by the downscale factor and normalised per output pixel, as a dense matrix:
-    two matmuls then resize on every runtime (``ScaleAndTranslate`` has no
-    TFLite builtin).
-    """
-    import tensorflow as tf
-
-    in_f = tf.cast(in_size, tf.float32)
-    inv_scale = in_f / float(out_size)
-    support = tf.math.maximum(inv_scale, 1.0)
-    sample = (tf.range(out_size, dtype=tf.float32)[:, None] + 0.5) * inv_scale
-    source = tf.range(in_f, dtype=tf.float32)[None, :] + 0.5
-    weights = tf.nn.relu(1.0 - tf.math.abs(source - sample) / support)
-    return weights / tf.math.reduce_sum(weights, axis=1, keepdims=True)
-
-
-def image_model_input(image, image_size: int = 64):
-    """uint8 ``[B, H, W, 3]`` -> float32 ``[B, S, S, 3]`` in [-1, 1], as in training.
-
-    The steps of ``tfav.data.pipeline.decode_image`` and ``to_model_inputs``:
-    centre crop to a square, antialiased bilinear resize to ``S x S``, round
-    to whole uint8 levels, then ``x / 127.5 - 1``.
-    """
-    import tensorflow as tf
-
-    shape = tf.shape(image)
-    side = tf.math.minimum(shape[1], shape[2])
-    top, left = (shape[1] - side) // 2, (shape[2] - side) // 2
-    x = tf.cast(tf.slice(image, tf.stack([0, top, left, 0]), tf.stack([-1, side, side, 3])),
-                tf.float32)  # fmt: skip
-    m = _antialias_matrix(side, image_size)
-    x = tf.transpose(x, [0, 3, 1, 2])  # [B, 3, side, side]
-    x = tf.linalg.matmul(tf.linalg.matmul(m, x), m, transpose_b=True)
-    x = tf.transpose(x, [0, 2, 3, 1])
-    return tf.clip_by_value(tf.math.round(x), 0.0, 255.0) / 127.5 - 1.0
-
-
-def _irfft_frames(real, imag, n_fft):
-    """Inverse real FFT of ``[..., n_fft // 2 + 1]`` spectra with one forward RFFT.
-
-    Builds the real sequence ``c`` whose Hartley transform is the inverse:
-    ``irfft(X)[n] = (Re + Im) F(c)[n] / N`` with ``c_k = Re X_k + Im X_k`` and
-    ``c_{N-k} = Re X_k - Im X_k`` (the imaginary parts of DC and Nyquist are
-    ignored, as ``irfft`` does). Only builtin TFLite ops (RFFT2D): no IRFFT,
-    no complex arithmetic.
-    """
-    import tensorflow as tf
-
-    half = n_fft // 2
-    imag = tf.concat([tf.zeros_like(imag[..., :1]), imag[..., 1:half],
-                      tf.zeros_like(imag[..., :1])], axis=-1)  # fmt: skip
-    c = tf.concat([real + imag, tf.reverse((real - imag)[..., 1:half], axis=[-1])], axis=-1)
-    spectrum = tf.signal.rfft(c, [n_fft])
-    re, im = tf.math.real(spectrum), tf.math.imag(spectrum)
-    first = re + im
-    second = tf.reverse((re - im)[..., 1:half], axis=[-1])
-    return tf.concat([first, second], axis=-1) / float(n_fft)
-
-
-def griffin_lim(log_mel_db, n_iter=GRIFFIN_LIM_ITERATIONS, momentum=0.99, n_fft=2048,
-                hop_length=512):  # fmt: skip
-    """``tfav.audio.griffin_lim_from_log_mel`` in real arithmetic, for TFLite builtins.
-
-    The same mel pseudo-inversion and fast Griffin-Lim (Perraudin et al. 2013)
-    with the same initial phases for a batch of one (the phases of example 0
-    are used for every example, so each result is independent of its batch).
-    Complex numbers are kept as (real, imaginary) pairs, the inverse FFT is a
-    forward RFFT (:func:`_irfft_frames`), the window envelope of the fixed
-    frame count is a constant, and the loop is a ``tf.while_loop`` (TFLite WHILE).
-
-    Args:
-        log_mel_db: ``[B, n_mels, frames]`` in dB (frames fixed at trace time).
-
-    Returns:
-        float32 ``[B, (frames - 1) * hop_length]``.
-    """
-    import tensorflow as tf
-
-    from tfav import audio
-
-    n_mels, frames = int(log_mel_db.shape[-2]), int(log_mel_db.shape[-1])
-    bins = n_fft // 2 + 1
-    inverse = np.linalg.pinv(audio.mel_filterbank(audio.SAMPLE_RATE, n_fft, n_mels))
-    power = tf.nn.relu(tf.linalg.matmul(tf.constant(inverse), tf.math.pow(10.0, log_mel_db / 10.0)))
-    magnitude = tf.linalg.matrix_transpose(tf.math.sqrt(power))  # [B, frames, bins]
-    window = audio._hann(n_fft)
-    envelope = np.zeros((frames - 1) * hop_length + n_fft, np.float32)
-    for t in range(frames):
-        envelope[t * hop_length : t * hop_length + n_fft] += window**2
-    envelope = np.where(envelope > 1e-10, envelope, 1.0)
-    pieces = n_fft // hop_length
-
-    def istft(re, im):
-        x = _irfft_frames(magnitude * re, magnitude * im, n_fft) * window
-        x = tf.reshape(x, [-1, frames, pieces, hop_length])
-        x = sum(tf.pad(x[:, :, q], [[0, 0], [q, pieces - 1 - q], [0, 0]]) for q in range(pieces))
-        x = tf.reshape(x, [-1, (frames + pieces - 1) * hop_length]) / envelope
-        return x[:, n_fft // 2 : -(n_fft // 2)]
-
-    def stft(signal):
-        padded = tf.pad(signal, [[0, 0], [n_fft // 2, n_fft // 2]])
-        s = tf.signal.stft(padded, n_fft, hop_length, n_fft, window_fn=lambda n, dtype: window)
-        return tf.math.real(s), tf.math.imag(s)
-
-    with tf.init_scope():  # a constant: the initial phases of audio.griffin_lim_from_log_mel
-        phase = tf.random.stateless_uniform([1, frames, bins], [0, 0], 0.0, 2 * np.pi).numpy()
-    re = tf.zeros_like(magnitude) + np.cos(phase)
-    im = tf.zeros_like(magnitude) + np.sin(phase)
-    factor = momentum / (1.0 + momentum)
-
-    def step(i, re, im, prev_re, prev_im):
-        new_re, new_im = stft(istft(re, im))
-        re, im = new_re - factor * prev_re, new_im - factor * prev_im
-        norm = tf.math.sqrt(re * re + im * im) + 1e-16
-        return i + 1, re / norm, im / norm, new_re, new_im
-
-    _, re, im, _, _ = tf.while_loop(
-        lambda i, *_: i < n_iter, step, (0, re, im, tf.zeros_like(re), tf.zeros_like(im))
-    )
-    return istft(re, im)
-
-
-def to_uint8(image):
-    """Images in [-1, 1] -> uint8 levels (``round((x + 1) * 127.5)``, clipped)."""
-    import tensorflow as tf
-
-    levels = tf.math.round((image + 1.0) * 127.5)
-    return tf.cast(tf.clip_by_value(levels, 0.0, 255.0), tf.uint8)
-
-
-def _checked(x, spec):
-    """``x`` with its shape checked at run time: a server passes any shape to a signature."""
-    import tensorflow as tf
-
-    return tf.ensure_shape(x, spec.shape, name=f"check_{spec.name}_shape")
-
-
-def _same_batch(a, b, what):
-    """An assertion that ``b`` has one row per example of ``a`` (clear error in TF Serving)."""
-    import tensorflow as tf
-
-    return tf.debugging.assert_equal(
-        tf.shape(b)[0], tf.shape(a)[0],
-        message=f"{what} must have one row per example (the same batch size as the first input)",
-    )  # fmt: skip
-
-
-# --------------------------------------------------------------------------- archives
-
-
-def _spec(shape, dtype, name):
-    import tensorflow as tf
-
-    return tf.TensorSpec(shape, dtype, name=name)
-
-
-def _gan_archive(gan, direction):
-    """The ExportArchive of a GAN: ``serving_default``, ``with_noise`` and ``encode``."""
-    import keras
-    import tensorflow as tf
-
-    from tfav import audio, tasks
-    from tfav.models.generators import resize_spectrogram
-
-    encoder, generator, z_dim = gan.condition_encoder, gan.sampling_generator, int(gan.z_dim)
-    # Endpoints track the variables they use. (Tracking the models as well
-    # would store every weight twice: Keras wrappers and TF variables.)
-    archive = keras.export.ExportArchive()
-    if direction == "s2i":
-        condition_spec = _spec([None, None], tf.float32, "waveform")
-
-        def encode(waveform):
-            return encoder(tasks.log_mel(first_chunk(waveform)), training=False)
-
-        def outputs(encoding, z):
-            image = generator([encoding, z], training=False)
-            return {"image": to_uint8(image), "image_float": image}
-    else:
-        condition_spec = _spec([None, None, None, 3], tf.uint8, "image")
-
-        def encode(image):
-            return encoder(image_model_input(image), training=False)
-
-        def outputs(encoding, z):
-            log_mel = resize_spectrogram(generator([encoding, z], training=False),
-                                         tasks.LMS_FRAMES)  # fmt: skip
-            db = audio.denormalize_log_mel(log_mel)
-            wave = griffin_lim(db)
-            peak = tf.math.reduce_max(tf.math.abs(wave), axis=-1, keepdims=True)
-            wave = 0.9 * wave / tf.math.maximum(peak, 1e-9)
-            return {"log_mel": log_mel, "log_mel_db": db, "waveform": wave}
-
-    # The names of the TensorSpecs are the names of the signature's inputs.
-    seed_spec, z_spec = _spec([None], tf.int64, "seed"), _spec([None, z_dim], tf.float32, "z")
-
-    def serve(condition, seed):
-        condition, seed = _checked(condition, condition_spec), _checked(seed, seed_spec)
-        with tf.control_dependencies([_same_batch(condition, seed, "seed")]):
-            return outputs(encode(condition), seeded_noise(seed, z_dim))
-
-    def with_noise(condition, z):
-        condition, z = _checked(condition, condition_spec), _checked(z, z_spec)
-        with tf.control_dependencies([_same_batch(condition, z, "z")]):
-            return outputs(encode(condition), z)
-
-    def encoding(condition):
-        return {"encoding": encode(_checked(condition, condition_spec))}
-
-    archive.add_endpoint("serving_default", serve, [condition_spec, seed_spec])
-    archive.add_endpoint("with_noise", with_noise, [condition_spec, z_spec])
-    archive.add_endpoint("encode", encoding, [condition_spec])
-    return archive
-
-
-def _classifier_archive(model, task):
-    """Sound/image classifier or autoencoder run: the raw input -> encoding (+ probabilities)."""
-    import keras
-    import tensorflow as tf
-
-    from tfav import tasks
-    from tfav.models.encoders import encoder_from_classifier
-
-    encoder = model.encoder if task.kind == "autoencoder" else encoder_from_classifier(model)
-    archive = keras.export.ExportArchive()  # endpoints track their variables
-    if task.modality == "sound":
-        spec = _spec([None, None], tf.float32, "waveform")
-
-        def features(waveform):
-            return tasks.log_mel(first_chunk(waveform))
-    else:
-        spec = _spec([None, None, None, 3], tf.uint8, "image")
-        features = image_model_input
-
-    def serve(x):
-        x = features(_checked(x, spec))
-        out = {"encoding": encoder(x, training=False)}
-        if task.kind == "classifier":
-            out["probabilities"] = tf.nn.softmax(model(x, training=False), axis=-1)
-        return out
-
-    archive.add_endpoint("serving_default", serve, [spec])
-    return archive
+# --------------------------------------------------------------------------- writing
 
 
 def _run_config(run):
     """``(task, config)`` of a run folder written by ``python -m tfav.train``."""
-    from tfav import tasks
-
     run = Path(run)
-    config_path = run / "config.json"
-    if not config_path.is_file():
-        raise ConfigError(f"{run}: not a run folder (no config.json)")
-    try:
-        config = json.loads(config_path.read_text())
-        task = tasks.get_task(config["task"])
-    except (ValueError, KeyError) as e:
-        raise ConfigError(f"{config_path}: unreadable run configuration ({e})") from e
+    config = read_config(run)
+    if "task" not in config:
+        raise ConfigError(f"{run / 'config.json'}: unreadable run configuration (no task)")
+    task = tasks.get_task(config["task"])
     if task.kind == "regressor":
         raise ConfigError(f"{run}: '{task.name}' runs are evaluation tools; nothing to export")
     return task, config
-
-
-def build_archive(task, model):
-    """The ``keras.export.ExportArchive`` of a trained model of ``task`` (see module doc)."""
-    if task.kind == "gan":
-        return _gan_archive(model, task.direction)
-    return _classifier_archive(model, task)
-
-
-# --------------------------------------------------------------------------- writing
 
 
 @dataclasses.dataclass
@@ -443,7 +135,7 @@ def export_run(run, *, fmt="savedmodel", name=None, version=None, out="export/mo
     """
     from tqdm import tqdm
 
-    from tfav.train import load_trained
+    from tfav.serving import build_archive
 
     if fmt not in FORMATS:
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, not {fmt}")

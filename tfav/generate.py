@@ -18,11 +18,17 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
-import tfav  # noqa: F401
-from tfav import tasks
+from tfav import audio, tasks
+from tfav.audio import SAMPLE_RATE
 from tfav.cli import one_line_errors
-from tfav.errors import ConfigError
+from tfav.data.decode import read_image
+from tfav.errors import AudioError, ConfigError
+from tfav.files import atomic_write_bytes
+from tfav.models.generators import resize_spectrogram
+from tfav.runs import load_trained, read_generator_run
+from tfav.visualize import image_grid, save_png, spectrogram_rgb, to_uint8_image
 
 
 def sound_to_images(model, audio_path, n=8, seed=0, offset=0.0, gain=1.0,
@@ -32,9 +38,6 @@ def sound_to_images(model, audio_path, n=8, seed=0, offset=0.0, gain=1.0,
     ``gain`` scales the waveform (not clipped); ``condition`` is the task's
     (``lms`` or ``waveform``).
     """
-    from tfav import audio
-    from tfav.errors import AudioError
-
     wave = audio.load_audio(audio_path)
     start = int(round(offset * audio.SAMPLE_RATE))
     if start >= len(wave):
@@ -48,10 +51,6 @@ def sound_to_images(model, audio_path, n=8, seed=0, offset=0.0, gain=1.0,
 
 def image_to_sounds(model, image_path, n=4, seed=0):
     """``n`` normalised LMS ``[n, 128, 44]`` and their waveforms from one image."""
-    from tfav import audio
-    from tfav.data.pipeline import read_image
-    from tfav.models.generators import resize_spectrogram
-
     image = read_image(image_path, 64)[None]
     z = np.random.default_rng(seed).standard_normal((n, model.z_dim)).astype(np.float32)
     lms = resize_spectrogram(model.generate(np.repeat(image, n, axis=0), z=z), tasks.LMS_FRAMES)
@@ -83,8 +82,6 @@ def main(argv=None):
     if args.gains and (args.image or min(gains) <= 0):
         raise ConfigError("--gains: positive gains, for --audio only")
 
-    from tfav.train import load_trained, read_generator_run
-    from tfav.visualize import image_grid, save_png, spectrogram_rgb, to_uint8_image
 
     run_dir = Path(args.run)
     task, _ = read_generator_run(run_dir)
@@ -108,11 +105,6 @@ def main(argv=None):
         labels = [f"x{g:g}" for g in gains] if args.gains else None
         save_png(out / "grid.png", image_grid(rows, row_labels=labels))
     else:
-        import soundfile as sf
-
-        from tfav.audio import SAMPLE_RATE
-        from tfav.data.layout import atomic_write_bytes
-
         lms, waves = image_to_sounds(model, source, args.n, args.seed)
         cells = [[spectrogram_rgb(x) for x in lms]]
         save_png(out / "log_mel.png", image_grid(cells, cell_height=128))

@@ -30,11 +30,14 @@ import sys
 import time
 from pathlib import Path
 
+import keras
 import keras_tuner
 
-from tfav import tasks
+from tfav import objectives, runs, tasks
 from tfav.cli import one_line_errors
 from tfav.errors import ConfigError, TfavError
+from tfav.objectives import registry
+from tfav.training import evaluate_run, train
 from tfav.tune_results import OBJECTIVES, report, result_row, trial_rows
 
 ALIASES = {"fid": "frechet_distance", "is": "inception_score"}
@@ -42,13 +45,12 @@ TUNERS = ("random", "bayesian", "hyperband")
 
 
 def objectives_of(task: tasks.Task, instrument: str | None) -> list[str]:
-    """The objectives ``evaluate_run`` measures for ``task`` (see ``tfav.evaluate``)."""
+    """The objectives ``evaluate_run`` measures for ``task`` (see ``tfav.probe``)."""
     if task.direction == "i2s":
         return ["acc_val", "acc_train"]
-    names = ["acc_val", "acc_train", "inception_score"]
-    if task.name == "a2i_diverse":
-        return names + ["accuracy", "r_precision@1", "r_precision@5", "r_precision@10"]
-    return names + ["frechet_distance", "diversity_ratio"] + (["pose_error"] if instrument else [])
+    names = ["acc_val", "acc_train", "inception_score", "frechet_distance", "diversity_ratio"]
+    names += list(objectives.for_task(task).extra_metric_names)
+    return names + (["pose_error"] if instrument else [])
 
 
 def default_objective(task: tasks.Task) -> str:
@@ -57,14 +59,16 @@ def default_objective(task: tasks.Task) -> str:
 
 @dataclasses.dataclass
 class TrialPlan:
-    """What one trial trains: the hyperparameters and the (global) batch size."""
+    """What one trial trains: the objective's hyperparameters and the (global) batch size."""
 
-    hyper: tasks.Hyper
+    hyper: object
     batch_size: int
 
 
 class GANHyperModel(keras_tuner.HyperModel):
-    """Search space shared by the GAN families; ``build`` returns a :class:`TrialPlan`.
+    """The search space of a GAN task, derived from its objective's hyperparameters:
+    every field declared with a ``tune`` space (``registry.hyper_field``), in field
+    order, then the batch size. ``build`` returns a :class:`TrialPlan`.
 
     Defaults of every hyperparameter are the task's, so ``build`` on empty
     hyperparameters gives the untuned configuration. ``fixed`` holds values to
@@ -74,81 +78,48 @@ class GANHyperModel(keras_tuner.HyperModel):
     def __init__(self, task: tasks.Task, fixed: dict | None = None):
         super().__init__(name=f"{task.name}_space")
         self.task, self.fixed = task, dict(fixed or {})
+        self.objective = objectives.for_task(task)
 
     def _pick(self, hp, name, kind, *args, **kwargs):
         if name in self.fixed:
             return hp.Fixed(name, self.fixed[name])
         return getattr(hp, kind)(name, *args, **kwargs)
 
-    def common(self, hp) -> dict:
-        """Learning rates of G and D, Adam beta_1, the width of z, the filter unit."""
-        lr = self.task.learning_rate
-        return {
-            "learning_rate": self._pick(hp, "learning_rate", "Float", 5e-5, 1e-3,
-                                        sampling="log", default=lr),
-            "d_learning_rate": self._pick(hp, "d_learning_rate", "Float", 5e-5, 1e-3,
-                                          sampling="log", default=lr),
-            "beta_1": self._pick(hp, "beta_1", "Float", 0.0, 0.9, step=0.1, default=0.5),
-            "z_dim": self._pick(hp, "z_dim", "Choice", [16, 32, 64, 100, 128], default=100),
-            "base_filters": self._pick(hp, "base_filters", "Choice", [16, 32, 48, 64],
-                                       default=self.task.base_filters),
-        }  # fmt: skip
-
-    def family(self, hp) -> dict:
-        """The family's own switches: spectral norm and the G:D step ratio."""
-        return {
-            "spectral_norm": self._pick(hp, "spectral_norm", "Boolean", default=False),
-            "g_steps": self._pick(hp, "g_steps", "Choice", [1, 2, 3], default=1),
-        }
+    def _space(self, hp, f):
+        space, default = f.metadata["tune"], registry.default_of(f, self.task)
+        if space[0] == "float":
+            _, low, high, sampling, *step = space
+            step = {"step": step[0]} if step else {}
+            return self._pick(hp, f.name, "Float", low, high, sampling=sampling, default=default,
+                              **step)
+        if space[0] == "choice":
+            values = sorted(set(space[1]) | {default})
+            return self._pick(hp, f.name, "Choice", values, default=default)
+        return self._pick(hp, f.name, "Boolean", default=default)
 
     def build(self, hp) -> TrialPlan:
-        values = {**self.common(hp), **self.family(hp)}
-        for name, value in self.fixed.items():  # fixed outside this family's space
+        fields = dataclasses.fields(self.objective.hyper)
+        values = {f.name: self._space(hp, f) for f in fields if f.metadata.get("tune")}
+        for name, value in self.fixed.items():  # fixed outside this objective's space
             if name not in values and name != "batch_size":
                 values[name] = hp.Fixed(name, value)
         batch = self._pick(hp, "batch_size", "Choice", sorted({16, 32, 64, self.task.batch_size}),
                            default=self.task.batch_size)
-        return TrialPlan(tasks.Hyper(**values), int(batch))
-
-
-class SceneHyperModel(GANHyperModel):
-    """a2i_scene (Wan et al.): spectral norm comes with the Table 4 row (cgan: off, sn...ac: on)."""
-
-    def family(self, hp) -> dict:
-        return {
-            "ablation": self._pick(hp, "ablation", "Choice",
-                                   ["cgan", "sn", "hinge", "projection", "ac"], default="ac"),
-            "g_per_d": self._pick(hp, "g_per_d", "Choice", [1, 2, 5], default=5),
-        }
-
-
-class DiverseHyperModel(GANHyperModel):
-    """a2i_diverse (Yang et al.): both discriminators keep the paper's spectral norm."""
-
-    def family(self, hp) -> dict:
-        return {"g_steps": self._pick(hp, "g_steps", "Choice", [1, 2], default=1)}
+        return TrialPlan(self.objective.make_hyper(values, source="--fix"), int(batch))
 
 
 def hypermodel_for(task: tasks.Task, fixed: dict | None = None) -> GANHyperModel:
     if task.kind != "gan":
         raise ConfigError(f"--task {task.name}: tune searches GAN tasks "
                           f"({', '.join(n for n, t in tasks.TASKS.items() if t.kind == 'gan')})")
-    cls = {"a2i_scene": SceneHyperModel, "a2i_diverse": DiverseHyperModel}.get(
-        task.name, GANHyperModel)
-    return cls(task, fixed)
+    return GANHyperModel(task, fixed)
 
 
 def run_plan(task, plan: TrialPlan, run_dir: Path, *, epochs, settings) -> dict:
     """Train ``plan`` into ``run_dir`` (continuing it if it holds epochs) and measure it."""
-    import keras
-
-    from tfav.callbacks import read_state
-    from tfav.evaluate import evaluate_run
-    from tfav.train import train
-
     keras.backend.clear_session()  # the previous trial's models and traced steps
     metrics_file, start = run_dir / "metrics.json", time.time()
-    done = read_state(run_dir)["epoch"]
+    done = runs.read_state(run_dir)["epoch"]
     if done >= epochs and metrics_file.exists():  # finished before an interruption
         metrics = json.loads(metrics_file.read_text())
     else:
@@ -200,9 +171,7 @@ class GANTuner(keras_tuner.engine.base_tuner.BaseTuner):
             raise keras_tuner.errors.FailedTrialError(str(e)) from e
 
     def load_model(self, trial):
-        from tfav.train import load_trained
-
-        return load_trained(self.run_dir(trial.trial_id) / "generator.keras", "generator")
+        return runs.load_trained(self.run_dir(trial.trial_id) / "generator.keras", "generator")
 
     def save_model(self, trial_id, model, step=0):
         """Nothing to do: ``tfav.train`` checkpoints every epoch into the trial's run folder."""
@@ -271,7 +240,7 @@ def serve_oracle(oracle, poll: float = 1.0) -> None:
 
 def parse_fixed(items) -> dict:
     """``NAME=VALUE`` pairs (JSON values, else strings) for ``--fix``."""
-    names = {f.name for f in dataclasses.fields(tasks.Hyper)} | {"batch_size"}
+    names = set(registry.hyper_fields()) | {"batch_size"}
     fixed = {}
     for item in items or ():
         name, sep, raw = item.partition("=")

@@ -8,11 +8,14 @@ tfav.train --config`` file.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import json
 from pathlib import Path
 
-from tfav import tasks
+from tfav import objectives
+from tfav.files import atomic_write_bytes
 
 #: Measurements of ``evaluate_run`` a search may optimise, with their direction.
 OBJECTIVES = {
@@ -51,10 +54,6 @@ def _fmt(value):
 
 def write_results(out: Path, rows, columns, title: str) -> None:
     """``results.csv`` (every value) and ``results.md`` (a table under ``title``)."""
-    import csv
-    import io
-
-    from tfav.data.layout import atomic_write_bytes
 
     text = io.StringIO()
     writer = csv.DictWriter(text, columns, extrasaction="ignore")
@@ -68,7 +67,7 @@ def write_results(out: Path, rows, columns, title: str) -> None:
 
 def best_config(task, instrument, row) -> dict:
     """A ``python -m tfav.train --config`` file of one result row."""
-    fields = {f.name for f in dataclasses.fields(tasks.Hyper)}
+    fields = {f.name for f in dataclasses.fields(objectives.for_task(task).hyper)}
     config = {"task": task.name, "batch_size": int(row["batch_size"])}
     if instrument:
         config["instrument"] = instrument
@@ -78,7 +77,6 @@ def best_config(task, instrument, row) -> dict:
 
 def report(out, task, settings, rows, space_names, log=print) -> Path | None:
     """Write the results table and the best configuration; print a summary."""
-    from tfav.data.layout import atomic_write_bytes
 
     objective = settings["objective"]
     direction = OBJECTIVES[objective]

@@ -10,6 +10,8 @@ import io
 
 import numpy as np
 
+from tfav.files import atomic_write_bytes
+
 
 def _mpl():
     import matplotlib
@@ -91,8 +93,6 @@ def png_bytes(image: np.ndarray) -> bytes:
 
 def save_png(path, image: np.ndarray) -> None:
     """Write a uint8 RGB array as PNG, atomically."""
-    from tfav.data.layout import atomic_write_bytes
-
     atomic_write_bytes(path, png_bytes(image))
 
 
@@ -112,6 +112,4 @@ def line_plot(path, series: dict[str, tuple[list, list]], title: str, xlabel: st
     fig.tight_layout()
     fig.savefig(buf, format="png")
     plt.close(fig)
-    from tfav.data.layout import atomic_write_bytes
-
     atomic_write_bytes(path, buf.getvalue())

@@ -14,6 +14,11 @@ Files without a partner are reported in :attr:`PairIndex.unpaired` and never use
 ``labels.jsonl`` has one JSON object per pair with at least ``split``,
 ``category`` and ``stem``; any other keys (pitch, loudness, pose, ...) are
 ground truth that readers may use.
+
+:func:`select_pairs` picks the pairs of a split and categories in the order
+every reader uses. A TFRecord copy of a pair folder (``python -m tfav.data
+to-tfrecord``, :mod:`tfav.data.tfrecord`) is recognised by
+:func:`is_tfrecord_folder`.
 """
 
 from __future__ import annotations
@@ -22,17 +27,21 @@ import dataclasses
 import io
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from tfav.errors import DataError
+from tfav.errors import ConfigError, DataError
+from tfav.files import atomic_write_bytes, atomic_write_text
 
 SPLITS = ("train", "validation")
+#: The number of pairs in Sub-URMP (Chen et al. 2017, sec. 4, Table 2).
+SUB_URMP_PAIRS = 17555
 IMAGE_DIR, AUDIO_DIR, LABELS_FILE = "img", "chunk", "labels.jsonl"
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
+#: The metadata file and format name of a TFRecord copy of a pair folder (``to-tfrecord``).
+TFRECORD_META_FILE, TFRECORD_FORMAT = "tfrecord.json", "tfav-pairs"
 
 #: The 13 instrument categories of Sub-URMP, in the dataset's alphabetical order.
 SUB_URMP_INSTRUMENTS = (
@@ -159,36 +168,64 @@ def read_labels(root: str | os.PathLike) -> dict[tuple[str, str, str], dict]:
     return labels
 
 
+def as_index(root_or_index) -> PairIndex:
+    """``root_or_index`` itself when it is a :class:`PairIndex`, else the index of that folder."""
+    if isinstance(root_or_index, PairIndex):
+        return root_or_index
+    return index_pairs(root_or_index)
+
+
+def category_list(categories) -> list[str] | None:
+    """``None`` (every category), one category name, or several -> ``None`` or a list."""
+    if categories is None:
+        return None
+    return [categories] if isinstance(categories, str) else list(categories)
+
+
+def select_pairs(index: PairIndex, split: str, categories=None) -> list[Pair]:
+    """The pairs of ``split`` in ``categories`` (a name, a list or ``None``), by category and stem.
+
+    Raises:
+        ConfigError: an unknown split. DataError: an unknown category, or no pair.
+    """
+    if split not in SPLITS:
+        raise ConfigError(f"split must be one of {SPLITS}, got '{split}'")
+    cats = category_list(categories)
+    pairs = [
+        p
+        for c in (cats or [None])
+        for p in index.select(split, c)  # select() rejects unknown categories
+    ]
+    pairs.sort(key=lambda p: (p.category, p.stem))
+    if not pairs:
+        raise DataError(f"{index.root}: no pairs in split '{split}' for {cats or 'any category'}")
+    return pairs
+
+
+def is_tfrecord_folder(path) -> bool:
+    """True when ``path`` holds the ``tfrecord.json`` of a folder written by ``to-tfrecord``.
+
+    Such a folder (:mod:`tfav.data.tfrecord`) holds the pairs of a pair folder
+    as TFRecord shards; readers accept either form.
+    """
+    try:
+        meta = Path(os.fspath(path)) / TFRECORD_META_FILE
+    except TypeError:
+        return False
+    if not meta.is_file():
+        return False
+    try:
+        return json.loads(meta.read_text(encoding="utf-8")).get("format") == TFRECORD_FORMAT
+    except (OSError, ValueError):
+        return False
+
+
 def image_path(root, split: str, category: str, stem: str, ext: str = ".jpg") -> Path:
     return Path(root) / IMAGE_DIR / split / category / f"{stem}{ext}"
 
 
 def audio_path(root, split: str, category: str, stem: str, ext: str = ".wav") -> Path:
     return Path(root) / AUDIO_DIR / split / category / f"{stem}{ext}"
-
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename.
-
-    A reader never sees a half-written file, and an interrupted write leaves
-    the previous file (if any) intact.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def write_pair(
@@ -233,4 +270,4 @@ def write_pair(
 def write_labels(root, rows: list[dict]) -> None:
     """Write ``labels.jsonl`` atomically (one JSON object per pair)."""
     text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows)
-    atomic_write_bytes(Path(root) / LABELS_FILE, text.encode("utf-8"))
+    atomic_write_text(Path(root) / LABELS_FILE, text)

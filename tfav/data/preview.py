@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from tfav.data.layout import SPLITS, atomic_write_bytes, index_pairs
+from tfav.data.layout import SPLITS, index_pairs
 from tfav.errors import ConfigError, DataError, ImageError
+from tfav.files import atomic_write_bytes
 
 _GAP = 4
 _LABEL_H = 26

@@ -13,7 +13,8 @@ OUT receives ``<split>-00000-of-0000N.tfrecord`` files and ``tfrecord.json``
 * ``label`` (index into the folder's category tuple), ``id``
   (``split/category/stem``) and ``pose`` (3 floats, when ``labels.jsonl`` has it).
 
-``pair_dataset(OUT, split, ...)`` detects such a folder by its ``tfrecord.json``.
+``pair_dataset(OUT, split, ...)`` detects such a folder by its ``tfrecord.json``
+(:func:`tfav.data.layout.is_tfrecord_folder`).
 """
 
 from __future__ import annotations
@@ -33,11 +34,13 @@ from PIL import Image
 from tqdm import tqdm
 
 from tfav import audio
-from tfav.data import layout, pipeline
+from tfav.data import layout
+from tfav.data.decode import decode_image, fit_waveform, is_native_wav
 from tfav.errors import AudioError, DataError, ImageError
+from tfav.files import atomic_write_text
 
-META_FILE = "tfrecord.json"
-FORMAT = "tfav-pairs"
+META_FILE = layout.TFRECORD_META_FILE  # "tfrecord.json"; see layout.is_tfrecord_folder
+FORMAT = layout.TFRECORD_FORMAT
 
 
 def _bytes(v: bytes) -> tf.train.Feature:
@@ -52,7 +55,7 @@ def _pcm16(path: str) -> tuple[bytes, int]:
     """(interleaved little-endian int16 bytes, channels) of one sound file."""
     try:
         info = soundfile.info(path)
-        if pipeline.is_native_wav(info):
+        if is_native_wav(info):
             data, _ = soundfile.read(path, dtype="int16", always_2d=True)
             return data.astype("<i2").tobytes(), data.shape[1]
     except (RuntimeError, OSError, ValueError) as e:
@@ -134,7 +137,7 @@ def write_tfrecords(root, out, *, shards: int = 1, progress: bool = True) -> dic
         meta["shards"][split] = names
     bar.close()
     text = json.dumps(meta, indent=1, sort_keys=True) + "\n"
-    layout.atomic_write_bytes(out / META_FILE, text.encode("utf-8"))
+    atomic_write_text(out / META_FILE, text)
     return meta
 
 
@@ -196,10 +199,10 @@ def records(folder, split: str, *, categories=None, image_size: int = 64):
             tf.cast(pcm, tf.float32) / 32768.0, [-1, tf.cast(item["channels"], tf.int32)]
         )
         out = {
-            "image": pipeline.decode_image(item["image"], image_size),
+            "image": decode_image(item["image"], image_size),
             "label": item["label"],
             "id": item["id"],
-            "waveform": pipeline.fit_waveform(tf.reduce_mean(pcm, axis=1)),
+            "waveform": fit_waveform(tf.reduce_mean(pcm, axis=1)),
         }
         if "pose" in item:
             out["pose"] = item["pose"]

@@ -13,29 +13,10 @@ normalisation is dropped, as is usual for spectrally normalised critics.
 
 from __future__ import annotations
 
-import math
-
 import keras
 from keras import layers
 
-from tfav.errors import ConfigError
-
-
-def _sn(layer, spectral_norm):
-    if not spectral_norm:
-        return layer
-    return layers.SpectralNormalization(layer, power_iterations=1, name=f"{layer.name}_sn")
-
-
-def _conv_block(x, filters, name, spectral_norm, strides=2, kernel=4, padding="same", bn=True):
-    conv = layers.Conv2D(
-        filters, kernel, strides=strides, padding=padding, use_bias=not bn or spectral_norm,
-        name=f"{name}_conv",
-    )
-    x = _sn(conv, spectral_norm)(x)
-    if bn and not spectral_norm:
-        x = layers.BatchNormalization(name=f"{name}_bn")(x)
-    return layers.LeakyReLU(0.2, name=f"{name}_lrelu")(x)
+from tfav.models.blocks import concat_head, doublings, down_block, down_stack, spectral
 
 
 def _gan_cls_head(x, encoding, compressed_dim, filters, spectral_norm, num_classes=0):
@@ -48,15 +29,8 @@ def _gan_cls_head(x, encoding, compressed_dim, filters, spectral_norm, num_class
     classes = None
     if num_classes:
         flat = layers.Flatten(name="class_features")(x)
-        classes = _sn(layers.Dense(num_classes, name="class_logits"), spectral_norm)(flat)
-    c = _sn(layers.Dense(compressed_dim, name="phi"), spectral_norm)(encoding)
-    c = layers.LeakyReLU(0.2, name="phi_lrelu")(c)
-    c = layers.Reshape((1, 1, compressed_dim), name="phi_1x1")(c)
-    c = layers.UpSampling2D(size=(x.shape[1], x.shape[2]), name="phi_replicated")(c)
-    x = layers.Concatenate(name="joint")([x, c])
-    x = _conv_block(x, filters, "joint", spectral_norm, strides=1, kernel=1)
-    logit = _sn(layers.Conv2D(1, 4, padding="valid", name="score_conv"), spectral_norm)(x)
-    logit = layers.Flatten(name="logit")(logit)
+        classes = spectral(layers.Dense(num_classes, name="class_logits"), spectral_norm)(flat)
+    logit = concat_head(x, encoding, compressed_dim, filters, spectral_norm)
     return logit if classes is None else [logit, classes]
 
 
@@ -89,16 +63,10 @@ def sound_to_image_discriminator(
         A functional model ``[image [B, S, S, 3], encoding [B, 128]] -> logit [B, 1]``
         (``[logit, class_logits]`` with ``num_classes``).
     """
-    n_down = math.log2(image_size / 4)
-    if image_size < 8 or n_down != int(n_down):
-        raise ConfigError(f"image_size must be a power of two >= 8, got {image_size}")
-    n_down = int(n_down)
+    doublings(image_size)  # the size's ConfigError before keras.Input sees it
     image = keras.Input((image_size, image_size, 3), name="image")
     encoding = keras.Input((encoding_dim,), name="encoding")
-    x = image
-    for i in range(n_down):
-        filters = base_filters * min(8, 2 ** max(0, i - (n_down - 4)))
-        x = _conv_block(x, filters, f"down{i + 1}", spectral_norm, bn=i > 0)
+    x = down_stack(image, base_filters, spectral_norm)
     logit = _gan_cls_head(x, encoding, compressed_dim, 8 * base_filters, spectral_norm,
                           num_classes)
     return keras.Model([image, encoding], logit, name=name)
@@ -149,15 +117,15 @@ def image_to_sound_discriminator(
     x = layers.Reshape((n_mels, frames, 1), name="add_channel")(spectrogram)
     for i, f in enumerate((max(b // 2, 1), b)):
         x = layers.ZeroPadding2D(1, name=f"down2x1_{i + 1}_pad")(x)
-        x = _conv_block(
+        x = down_block(
             x, f, f"down2x1_{i + 1}", spectral_norm, strides=(2, 1), padding="valid", bn=i > 0
         )
     for i in range(extra_conv_layers):
-        x = _conv_block(
+        x = down_block(
             x, extra_filters or max(b // 2, 1), f"extra{i + 1}", spectral_norm, strides=1,
             kernel=3,
         )
     for i, f in enumerate((2 * b, 4 * b, 8 * b)):
-        x = _conv_block(x, f, f"down{i + 1}", spectral_norm)
+        x = down_block(x, f, f"down{i + 1}", spectral_norm)
     logit = _gan_cls_head(x, encoding, compressed_dim, 8 * b, spectral_norm, num_classes)
     return keras.Model([spectrogram, encoding], logit, name=name)

@@ -8,13 +8,20 @@ concatenated with the noise ``z`` and decoded DCGAN-style from a 4x4 map.
 
 from __future__ import annotations
 
-import math
-
 import keras
 import tensorflow as tf
 from keras import layers
 
 from tfav.errors import ConfigError
+from tfav.models.blocks import (
+    UPSAMPLING,  # noqa: F401  (re-exported: documented as ``generators.UPSAMPLING``)
+    bn_relu,
+    check_upsampling,
+    decoder,
+    doublings,
+    project_to_map,
+    up_block,
+)
 
 
 def _compress(encoding, compressed_dim, name="phi"):
@@ -22,45 +29,11 @@ def _compress(encoding, compressed_dim, name="phi"):
     return layers.LeakyReLU(0.2, name=f"{name}_lrelu")(x)
 
 
-#: How a generator doubles its map: ``deconv``, the paper's 4x4 stride-2 transposed
-#: convolution, or ``resize``, nearest-neighbour upsampling then a 3x3 convolution
-#: (Odena et al. 2016, "Deconvolution and Checkerboard Artifacts"), which avoids
-#: the uneven kernel overlap that leaves pixel-level speckle in early training.
-UPSAMPLING = ("deconv", "resize")
-
-
-def _upsample(x, filters, name, upsampling, use_bias=False, activation=None):
-    if upsampling == "resize":
-        # Resizing to a static size (not UpSampling2D, whose dynamic output shape
-        # keeps TFLite from converting the next convolution to a builtin op).
-        x = layers.Resizing(
-            2 * x.shape[1], 2 * x.shape[2], interpolation="nearest", name=f"{name}_resize"
-        )(x)
-        return layers.Conv2D(
-            filters, 3, padding="same", use_bias=use_bias, activation=activation,
-            name=f"{name}_conv",
-        )(x)
-    return layers.Conv2DTranspose(
-        filters, 4, strides=2, padding="same", use_bias=use_bias, activation=activation,
-        name=f"{name}_deconv",
-    )(x)
-
-
-def _up_block(x, filters, name, upsampling="deconv"):
-    x = _upsample(x, filters, name, upsampling)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
-    return layers.ReLU(name=f"{name}_relu")(x)
-
-
-def _seed_map(encoding_dim, z_dim, compressed_dim, filters):
-    """Inputs, phi, concat with z and the 4x4 projection shared by both generators."""
+def _condition(encoding_dim, z_dim, compressed_dim):
+    """Inputs, and phi concatenated with z: the head shared by both generators."""
     encoding = keras.Input((encoding_dim,), name="encoding")
     z = keras.Input((z_dim,), name="z")
-    h = layers.Concatenate(name="phi_z")([_compress(encoding, compressed_dim), z])
-    h = layers.Dense(4 * 4 * filters, use_bias=False, name="project")(h)
-    h = layers.BatchNormalization(name="project_bn")(h)
-    h = layers.ReLU(name="project_relu")(h)
-    return encoding, z, layers.Reshape((4, 4, filters), name="seed_map")(h)
+    return encoding, z, layers.Concatenate(name="phi_z")([_compress(encoding, compressed_dim), z])
 
 
 def sound_to_image_generator(
@@ -99,20 +72,10 @@ def sound_to_image_generator(
         >>> g([encodings, keras.random.normal((len(encodings), 100))]).shape
         TensorShape([..., 64, 64, 3])
     """
-    n_up = math.log2(image_size / 4)
-    if image_size < 8 or n_up != int(n_up):
-        raise ConfigError(f"image_size must be a power of two >= 8, got {image_size}")
-    n_up = int(n_up)
-    if upsampling not in UPSAMPLING:
-        raise ConfigError(f"upsampling must be one of {UPSAMPLING}, got {upsampling!r}")
-
-    def width(i):
-        return base_filters * min(8, 2 ** (n_up - 1 - i))
-
-    encoding, z, x = _seed_map(encoding_dim, z_dim, compressed_dim, width(0))
-    for i in range(1, n_up):
-        x = _up_block(x, width(i), name=f"up{i}", upsampling=upsampling)
-    image = _upsample(x, 3, "image", upsampling, use_bias=True, activation="tanh")
+    doublings(image_size)  # both checks before any layer is built
+    check_upsampling(upsampling)
+    encoding, z, h = _condition(encoding_dim, z_dim, compressed_dim)
+    image = decoder(h, base_filters, image_size, upsampling)
     return keras.Model([encoding, z], image, name=name)
 
 
@@ -169,23 +132,21 @@ def image_to_sound_generator(
     """
     if extra_conv_layers < 1:
         raise ConfigError(f"extra_conv_layers must be >= 1, got {extra_conv_layers}")
-    if upsampling not in UPSAMPLING:
-        raise ConfigError(f"upsampling must be one of {UPSAMPLING}, got {upsampling!r}")
+    check_upsampling(upsampling)
     b = base_filters
-    encoding, z, x = _seed_map(encoding_dim, z_dim, compressed_dim, 8 * b)
-    x = _up_block(x, 4 * b, name="up1", upsampling=upsampling)
-    x = _up_block(x, 2 * b, name="up2", upsampling=upsampling)
-    x = _up_block(x, 2 * b, name="up3", upsampling=upsampling)
+    encoding, z, h = _condition(encoding_dim, z_dim, compressed_dim)
+    x = project_to_map(h, 8 * b)
+    x = up_block(x, 4 * b, name="up1", upsampling=upsampling)
+    x = up_block(x, 2 * b, name="up2", upsampling=upsampling)
+    x = up_block(x, 2 * b, name="up3", upsampling=upsampling)
     for i, f in enumerate((b, max(b // 2, 1))):
         x = _deconv_2x1(x, f, name=f"up2x1_{i + 1}", upsampling=upsampling)
-        x = layers.BatchNormalization(name=f"up2x1_{i + 1}_bn")(x)
-        x = layers.ReLU(name=f"up2x1_{i + 1}_relu")(x)
+        x = bn_relu(x, f"up2x1_{i + 1}")
     for i in range(extra_conv_layers - 1):
         x = layers.Conv2D(
             max(b // 2, 1), 3, padding="same", use_bias=False, name=f"extra{i + 1}_conv"
         )(x)
-        x = layers.BatchNormalization(name=f"extra{i + 1}_bn")(x)
-        x = layers.ReLU(name=f"extra{i + 1}_relu")(x)
+        x = bn_relu(x, f"extra{i + 1}")
     x = layers.Conv2D(1, 3, padding="same", activation="tanh", name="output_conv")(x)
     spectrogram = layers.Reshape((x.shape[1], x.shape[2]), name="spectrogram")(x)
     return keras.Model([encoding, z], spectrogram, name=name)

@@ -22,25 +22,11 @@ and the classifier) is wrapped in ``keras.layers.SpectralNormalization``.
 
 from __future__ import annotations
 
-import math
-
 import keras
 from keras import layers, ops
 
 from tfav.errors import ConfigError
-from tfav.models.discriminators import _conv_block, _sn
-
-
-def _concat_head(x, condition, compressed_dim, filters, spectral_norm, batch_norm):
-    """GAN-CLS head (Reed et al. 2016): compressed condition replicated, concatenated, scored."""
-    c = _sn(layers.Dense(compressed_dim, name="phi"), spectral_norm)(condition)
-    c = layers.LeakyReLU(0.2, name="phi_lrelu")(c)
-    c = layers.Reshape((1, 1, compressed_dim), name="phi_1x1")(c)
-    c = layers.UpSampling2D(size=(x.shape[1], x.shape[2]), name="phi_replicated")(c)
-    x = layers.Concatenate(name="joint")([x, c])
-    x = _conv_block(x, filters, "joint", spectral_norm, strides=1, kernel=1, bn=batch_norm)
-    score = _sn(layers.Conv2D(1, 4, padding="valid", name="score_conv"), spectral_norm)(x)
-    return layers.Flatten(name="score")(score)
+from tfav.models.blocks import concat_head, doublings, down_stack, spectral
 
 
 @keras.saving.register_keras_serializable(package="tfav")
@@ -94,26 +80,20 @@ def scene_discriminator(
     """
     if head not in ("concat", "projection"):
         raise ConfigError(f"head must be 'concat' or 'projection', got {head!r}")
-    n_down = math.log2(image_size / 4)
-    if image_size < 8 or n_down != int(n_down):
-        raise ConfigError(f"image_size must be a power of two >= 8, got {image_size}")
-    n_down = int(n_down)
+    doublings(image_size)  # the size's ConfigError before keras.Input sees it
     image = keras.Input((image_size, image_size, 3), name="image")
     condition = keras.Input((condition_dim,), name="condition")
-    x = image
-    for i in range(n_down):
-        filters = base_filters * min(8, 2 ** max(0, i - (n_down - 4)))
-        x = _conv_block(x, filters, f"down{i + 1}", spectral_norm, bn=batch_norm and i > 0)
+    x = down_stack(image, base_filters, spectral_norm, batch_norm)
     h = SumPool(name="features")(x)
     if head == "concat":
-        score = _concat_head(x, condition, compressed_dim, 8 * base_filters, spectral_norm,
-                             batch_norm)
+        score = concat_head(x, condition, compressed_dim, 8 * base_filters, spectral_norm,
+                            batch_norm, name="score")
     else:
-        psi = _sn(layers.Dense(1, name="psi"), spectral_norm)(h)
-        v_s = _sn(layers.Dense(h.shape[-1], use_bias=False, name="projection"),
-                  spectral_norm)(condition)
+        psi = spectral(layers.Dense(1, name="psi"), spectral_norm)(h)
+        v_s = spectral(layers.Dense(h.shape[-1], use_bias=False, name="projection"),
+                       spectral_norm)(condition)
         score = layers.Add(name="score")([psi, InnerProduct(name="inner_product")([v_s, h])])
     if num_classes <= 0:
         return keras.Model([image, condition], score, name=name)
-    class_logits = _sn(layers.Dense(num_classes, name="class_logits"), spectral_norm)(h)
+    class_logits = spectral(layers.Dense(num_classes, name="class_logits"), spectral_norm)(h)
     return keras.Model([image, condition], [score, class_logits], name=name)

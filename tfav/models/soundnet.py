@@ -35,6 +35,7 @@ import numpy as np
 from keras import layers, ops
 
 from tfav.errors import ConfigError
+from tfav.models.blocks import bn_relu
 
 #: SoundNet-8 conv layers: (name, filters, kernel, stride, padding, max-pool after).
 SOUNDNET8 = (
@@ -141,8 +142,7 @@ def soundnet8(num_classes: int = 0, samples: int = 22050, input_rate: int = 4410
     for lname, filters, kernel, stride, pad, pool in SOUNDNET8:
         x = layers.ZeroPadding1D(pad, name=f"{lname}_pad")(x)
         x = layers.Conv1D(filters, kernel, strides=stride, name=lname)(x)
-        x = layers.BatchNormalization(epsilon=1e-5, name=f"{lname}_bn")(x)
-        x = layers.ReLU(name=f"{lname}_relu")(x)
+        x = bn_relu(x, lname, epsilon=1e-5)
         if pool:
             x = layers.MaxPooling1D(pool, pool, name=f"pool{lname[-1]}")(x)
         if lname == "conv5":

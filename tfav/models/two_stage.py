@@ -11,33 +11,18 @@ consistency loss (eq. 4) and R-precision.
 
 from __future__ import annotations
 
-import math
-
 import keras
 from keras import layers
 
-from tfav.errors import ConfigError
-from tfav.models.generators import UPSAMPLING, _up_block, _upsample
-
-
-def _decoder(x, base_filters, image_size, prefix, upsampling="deconv"):
-    n_up = math.log2(image_size / 4)
-    if image_size < 8 or n_up != int(n_up):
-        raise ConfigError(f"image_size must be a power of two >= 8, got {image_size}")
-    n_up = int(n_up)
-    if upsampling not in UPSAMPLING:
-        raise ConfigError(f"upsampling must be one of {UPSAMPLING}, got {upsampling!r}")
-
-    def width(i):
-        return base_filters * min(8, 2 ** (n_up - 1 - i))
-
-    x = layers.Dense(4 * 4 * width(0), use_bias=False, name=f"{prefix}_project")(x)
-    x = layers.BatchNormalization(name=f"{prefix}_project_bn")(x)
-    x = layers.ReLU(name=f"{prefix}_project_relu")(x)
-    x = layers.Reshape((4, 4, width(0)), name=f"{prefix}_seed_map")(x)
-    for i in range(1, n_up):
-        x = _up_block(x, width(i), f"{prefix}_up{i}", upsampling)
-    return _upsample(x, 3, f"{prefix}_image", upsampling, use_bias=True, activation="tanh")
+from tfav.models.blocks import (
+    bn_relu,
+    check_upsampling,
+    decoder,
+    doublings,
+    down_stack,
+    up_block,
+    width,
+)
 
 
 def stage1_generator(condition_dim: int, z_dim: int = 100, latent_dim: int = 128,
@@ -60,7 +45,7 @@ def stage1_generator(condition_dim: int, z_dim: int = 100, latent_dim: int = 128
     h = layers.Concatenate(name="a_z")([a, z])
     h = layers.Dense(latent_dim, name="latent_dense")(h)
     h = layers.LeakyReLU(0.2, name="latent")(h)
-    image = _decoder(h, base_filters, image_size, "g64", upsampling)
+    image = decoder(h, base_filters, image_size, upsampling, prefix="g64_")
     return keras.Model([a, z], [image, h], name=name)
 
 
@@ -96,37 +81,35 @@ def stage2_generator(condition_dim: int, latent_dim: int = 128, base_filters: in
         upsampling: See ``tfav.models.generators.UPSAMPLING``.
         name: Model name.
     """
-    n_up = math.log2(image_size / 16)
-    if image_size < 32 or n_up != int(n_up):
-        raise ConfigError(f"image_size must be a power of two >= 32, got {image_size}")
-    if upsampling not in UPSAMPLING:
-        raise ConfigError(f"upsampling must be one of {UPSAMPLING}, got {upsampling!r}")
-    n_up = int(n_up)
+    n_up = doublings(image_size, start=16)
+    check_upsampling(upsampling)
     a = keras.Input((condition_dim,), name="condition")
     h = keras.Input((latent_dim,), name="latent")
     i64 = keras.Input((image_size // 2, image_size // 2, 3), name="image")
-    width = base_filters * 2 ** (n_up - 1)  # channels at 16x16
+
+    def channels(side):  # base_filters at image_size / 2 and up, doubled per halving
+        return width(base_filters, side, image_size, most=None)
+
     x = layers.Conv2D(base_filters, 3, padding="same", name="g128_in_conv")(i64)
     x = layers.ReLU(name="g128_in_relu")(x)
     for i in range(1, n_up):  # image_size/2 -> 16
-        x = layers.Conv2D(base_filters * 2**i, 4, strides=2, padding="same", use_bias=False,
-                          name=f"g128_down{i}_conv")(x)
-        x = layers.BatchNormalization(name=f"g128_down{i}_bn")(x)
-        x = layers.ReLU(name=f"g128_down{i}_relu")(x)
+        x = layers.Conv2D(channels(image_size >> (i + 1)), 4, strides=2, padding="same",
+                          use_bias=False, name=f"g128_down{i}_conv")(x)
+        x = bn_relu(x, f"g128_down{i}")
+    width16 = channels(16)
     c = layers.Concatenate(name="a_h")([a, h])
-    c = layers.Dense(width, name="g128_condition")(c)
+    c = layers.Dense(width16, name="g128_condition")(c)
     c = layers.ReLU(name="g128_condition_relu")(c)
-    c = layers.Reshape((1, 1, width), name="g128_condition_map")(c)
+    c = layers.Reshape((1, 1, width16), name="g128_condition_map")(c)
     c = layers.Resizing(x.shape[1], x.shape[2], interpolation="nearest",
                         name="g128_condition_tile")(c)
     x = layers.Concatenate(name="g128_joint")([x, c])
-    x = layers.Conv2D(width, 3, padding="same", use_bias=False, name="g128_joint_conv")(x)
-    x = layers.BatchNormalization(name="g128_joint_bn")(x)
-    x = layers.ReLU(name="g128_joint_relu")(x)
+    x = layers.Conv2D(width16, 3, padding="same", use_bias=False, name="g128_joint_conv")(x)
+    x = bn_relu(x, "g128_joint")
     for i in range(2):
         x = _residual_block(x, f"g128_res{i + 1}")
     for i in range(n_up):  # 16 -> image_size
-        x = _up_block(x, base_filters * 2 ** max(n_up - 2 - i, 0), f"g128_up{i + 1}", upsampling)
+        x = up_block(x, channels(32 << i), f"g128_up{i + 1}", upsampling)
     image = layers.Conv2D(3, 3, padding="same", activation="tanh", name="g128_image")(x)
     return keras.Model([a, h, i64], image, name=name)
 
@@ -138,16 +121,9 @@ def image_to_audio_regressor(condition_dim: int, image_size: int = 128, base_fil
     Strided 4x4 convolutions (leaky ReLU, batch norm) to a 4x4 map, global
     average pooling and a linear layer into the audio feature space.
     """
-    n_down = math.log2(image_size / 4)
-    if image_size < 8 or n_down != int(n_down):
-        raise ConfigError(f"image_size must be a power of two >= 8, got {image_size}")
+    doublings(image_size)  # the size's ConfigError before keras.Input sees it
     image = keras.Input((image_size, image_size, 3), name="image")
-    x = image
-    for i in range(int(n_down)):
-        x = layers.Conv2D(base_filters * min(8, 2**i), 4, strides=2, padding="same",
-                          name=f"down{i + 1}_conv")(x)
-        if i:
-            x = layers.BatchNormalization(name=f"down{i + 1}_bn")(x)
-        x = layers.LeakyReLU(0.2, name=f"down{i + 1}_lrelu")(x)
+    x = down_stack(image, base_filters, widths=lambda b, side: width(b, side, image_size),
+                   use_bias=True)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     return keras.Model(image, layers.Dense(condition_dim, name="audio_feature")(x), name=name)

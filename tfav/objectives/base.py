@@ -1,19 +1,110 @@
-"""What every GAN objective shares: two optimizers, sub-model (de)serialisation, replicas."""
+"""What every GAN objective shares: its common hyperparameters, two optimizers, noise,
+condition encoding, one gradient step that respects replicas, trackers, and
+(de)serialisation driven by the declared sub-models and constructor arguments."""
+
+from __future__ import annotations
+
+import dataclasses
 
 import keras
 import tensorflow as tf
+from keras import ops
+
+from tfav.errors import DataError
+from tfav.objectives.registry import hyper_field
+
+
+@dataclasses.dataclass
+class GANHyper:
+    """Hyperparameters every GAN objective has (each objective extends this)."""
+
+    learning_rate: float | None = hyper_field(
+        None, "Adam learning rate (of G for GANs; default: the task's)",
+        tune=("float", 5e-5, 1e-3, "log"), task_default="learning_rate")
+    d_learning_rate: float | None = hyper_field(
+        None, "GANs: D's learning rate (default: G's)", tune=("float", 5e-5, 1e-3, "log"),
+        task_default="learning_rate")
+    beta_1: float = hyper_field(0.5, "Adam beta_1 of GANs (default 0.5)",
+                                tune=("float", 0.0, 0.9, "linear", 0.1))
+    z_dim: int = hyper_field(100, "noise width (default 100)",
+                             tune=("choice", [16, 32, 64, 100, 128]))
+    base_filters: int | None = hyper_field(
+        None, "channel unit (default: the task's)", tune=("choice", [16, 32, 48, 64]),
+        task_default="base_filters")
+    # The papers' "deconv" leaves pixel speckle for thousands of steps.
+    upsampling: str = hyper_field(
+        "resize", "GAN generators: resize-convolution (default) or the papers' transposed "
+        "convolution", choices=("resize", "deconv"))
+    generator_average: float = hyper_field(
+        0.999, "GANs: sample from a moving average of G's weights (default 0.999; 0 = off)")
+
+
+def adam_pair(hyper, learning_rate: float):
+    """``(d_optimizer, g_optimizer)``: Adam at D's and G's rates, beta_1 of ``hyper``."""
+    d_rate = hyper.d_learning_rate or learning_rate
+    return (keras.optimizers.Adam(d_rate, beta_1=hyper.beta_1),
+            keras.optimizers.Adam(learning_rate, beta_1=hyper.beta_1))
+
+
+def require(batch, *keys, why: str):
+    """A one-line :class:`DataError` when ``batch`` lacks one of ``keys``."""
+    for key in keys:
+        if key not in batch:
+            raise DataError(f"batch has no '{key}', which {why}")
 
 
 class TwoOptimizerGAN(keras.Model):
     """Base of the GAN objectives: one optimizer for D, one for G.
 
-    Subclasses name their serialised sub-models in ``SUB_MODELS`` (their
-    ``get_config`` stores them under those keys) and, when they have more than
-    one generator or discriminator, override :meth:`d_variables` /
-    :meth:`g_variables`.
+    Subclasses name their serialised sub-models in ``SUB_MODELS`` and their
+    other constructor arguments (kept as attributes of the same name) in
+    ``CONFIG``; :meth:`get_config` / :meth:`from_config` follow both. When they
+    have more than one generator or discriminator, they override
+    :meth:`d_variables` / :meth:`g_variables`.
     """
 
     SUB_MODELS: tuple[str, ...] = ("generator", "discriminator", "condition_encoder")
+    CONFIG: tuple[str, ...] = ()
+    condition_encoder = None
+    seed_generator = None
+    z_dim = None
+
+    # --- shared plumbing --------------------------------------------------------------
+    def make_trackers(self, names):
+        """One ``keras.metrics.Mean`` per name, in ``metrics`` (and logs) order."""
+        self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def track(self, values: dict):
+        """Update every tracker from ``values`` (by name); the logs of the step."""
+        for name, tracker in self.trackers.items():
+            tracker.update_state(values[name])
+        return {name: t.result() for name, t in self.trackers.items()}
+
+    def noise(self, n, seed=None):
+        """Noise ``[n, z_dim]`` from the model's own seed generator (or ``seed``)."""
+        return self.replica_noise(n, self.z_dim, self.seed_generator if seed is None else seed)
+
+    def encode(self, condition):
+        """The frozen encoder's code of a batch of conditions (the condition itself,
+        as float32, when the model has no encoder)."""
+        if self.condition_encoder is None:
+            return ops.cast(condition, "float32")
+        return ops.stop_gradient(self.condition_encoder(condition, training=False))
+
+    def minimize(self, loss_fn, optimizer, variables):
+        """One optimizer step on ``loss_fn() -> (loss, *extras)``; returns its result.
+
+        The loss is scaled for the replicas (:meth:`scaled_loss`) inside the tape.
+        """
+        with tf.GradientTape() as tape:
+            result = loss_fn()
+            scaled = self.scaled_loss(result[0], optimizer)
+        optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables, strict=True))
+        return result
 
     def compile(self, d_optimizer, g_optimizer, **kwargs):
         """Set one optimizer per network (Adam 2e-4, beta_1 0.5 in DCGAN/GAN-CLS)."""
@@ -109,6 +200,15 @@ class TwoOptimizerGAN(keras.Model):
 
     def g_variables(self):
         return self.generator.trainable_variables
+
+    def get_config(self):
+        config = super().get_config()
+        ser = keras.saving.serialize_keras_object
+        for key in self.SUB_MODELS:
+            model = getattr(self, key)
+            config[key] = None if model is None else ser(model)
+        config.update({key: getattr(self, key) for key in self.CONFIG})
+        return config
 
     @classmethod
     def from_config(cls, config):

@@ -10,16 +10,25 @@ pretrained on the training pairs, gives the consistency loss
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
-import tfav.models.projection  # noqa: F401  (registers custom layers)
-import tfav.models.soundnet  # noqa: F401
-from tfav.errors import ConfigError
-from tfav.objectives import losses
-from tfav.objectives.base import TwoOptimizerGAN
+from tfav import metrics
+from tfav.models import soundnet
+from tfav.models.projection import scene_discriminator
+from tfav.models.two_stage import image_to_audio_regressor, stage1_generator, stage2_generator
+from tfav.objectives import losses, registry
+from tfav.objectives.base import GANHyper, TwoOptimizerGAN, require
+from tfav.objectives.registry import hyper_field
+from tfav.objectives.scene_gan import (
+    recompile_for_d_rate,
+    sound_vector_source,
+    standardize_sound_vector,
+)
 
 
 def downsample(images, size):
@@ -68,9 +77,9 @@ class DiverseGAN(TwoOptimizerGAN):
         self.mode_seeking_weight = float(mode_seeking_weight)
         self.g_steps, self.seed = int(g_steps), seed
         self.seed_generator = keras.random.SeedGenerator(seed)
-        names = ("d_loss", "g_loss", "consistency", "class_loss", "real_score", "wrong_score",
-                 "fake_score") + (("mode_seeking",) if self.mode_seeking_weight else ())
-        self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
+        self.make_trackers(["d_loss", "g_loss", "consistency", "class_loss", "real_score",
+                            "wrong_score", "fake_score"]
+                           + (["mode_seeking"] if self.mode_seeking_weight else []))
         a = keras.Input(g64.inputs[0].shape[1:], name="condition")
         z = keras.Input((self.z_dim,), name="z")
         i64, h = g64([a, z])
@@ -79,29 +88,19 @@ class DiverseGAN(TwoOptimizerGAN):
         self.built = True
 
     @property
-    def metrics(self):
-        return list(self.trackers.values())
-
-    @property
     def generator(self):
         """``[a, z] -> I128``: ``G128`` after ``G64`` (their weights, not copies)."""
         return self._two_stage
 
     SUB_MODELS = ("g64", "g128", "d64", "d128", "i2a", "condition_encoder")
+    CONFIG = ("z_dim", "consistency_weight", "g_steps", "generator_average", "seed",
+              "mode_seeking_weight")
 
     def d_variables(self):
         return self.d64.trainable_variables + self.d128.trainable_variables
 
     def g_variables(self):
         return self.g64.trainable_variables + self.g128.trainable_variables
-
-    def encode(self, condition):
-        if self.condition_encoder is None:
-            return ops.cast(condition, "float32")
-        return ops.stop_gradient(self.condition_encoder(condition, training=False))
-
-    def _noise(self, n, seed=None):
-        return self.replica_noise(n, self.z_dim, self.seed_generator if seed is None else seed)
 
     def _generate(self, a, z, training):
         i64, h = self.g64([a, z], training=training)
@@ -133,42 +132,37 @@ class DiverseGAN(TwoOptimizerGAN):
         return adv + cls + self.consistency_weight * con, con, cls
 
     def train_step(self, batch):
-        for key in ("wrong_target", "label"):
-            if key not in batch:
-                raise ConfigError(f"a2i_diverse batches need '{key}' (mismatched pairs, classes)")
+        require(batch, "wrong_target", "label", why="a2i_diverse needs (mismatched pairs, "
+                "classes)")
         a = self.encode(batch["condition"])
         n = ops.shape(a)[0]
-        fakes = self._generate(a, self._noise(n), training=True)
-        with tf.GradientTape() as tape:
-            d_loss, scores = self._d_loss(batch, a, fakes)
-            scaled = self.scaled_loss(d_loss, self.d_optimizer)
-        weights = self.d64.trainable_weights + self.d128.trainable_weights
-        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights,
-                                             strict=True))
+        fakes = self._generate(a, self.noise(n), training=True)
+        d_loss, scores = self.minimize(lambda: self._d_loss(batch, a, fakes),
+                                       self.d_optimizer, self.d_variables())
         # With mode seeking, G sees every condition twice (independent z).
         twice = bool(self.mode_seeking_weight)
         a_g = ops.concatenate([a, a], axis=0) if twice else a
         labels = batch["label"]
         labels = ops.concatenate([labels, labels], axis=0) if twice else labels
-        ms = 0.0
+
+        def g_loss_fn():  # eq. (3) at both scales + eq. (4)
+            z = self.noise(2 * n if twice else n)
+            fakes = self._generate(a_g, z, training=True)
+            g_loss, con, cls = self._g_loss(labels, a_g, fakes)
+            ms = 0.0
+            if twice:
+                ms = losses.mode_seeking_loss(fakes[1][:n], fakes[1][n:], z[:n], z[n:])
+                g_loss += self.mode_seeking_weight * ms
+            return g_loss, con, cls, ms
+
         for _ in range(self.g_steps):
-            z = self._noise(2 * n if twice else n)
-            with tf.GradientTape() as tape:
-                fakes = self._generate(a_g, z, training=True)
-                g_loss, con, cls = self._g_loss(labels, a_g, fakes)
-                if twice:
-                    ms = losses.mode_seeking_loss(fakes[1][:n], fakes[1][n:], z[:n], z[n:])
-                    g_loss += self.mode_seeking_weight * ms
-                scaled = self.scaled_loss(g_loss, self.g_optimizer)
-            weights = self.g64.trainable_weights + self.g128.trainable_weights
-            self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights,
-                                                 strict=True))
+            g_loss, con, cls, ms = self.minimize(g_loss_fn, self.g_optimizer, self.g_variables())
         self.update_averaged_generator()
         return self._track(d_loss, g_loss, con, cls, scores[1], ms)
 
     def test_step(self, batch):
         a = self.encode(batch["condition"])
-        fakes = self._generate(a, self._noise(ops.shape(a)[0]), training=False)
+        fakes = self._generate(a, self.noise(ops.shape(a)[0]), training=False)
         d_loss, scores = self._d_loss(batch, a, fakes, training=False)
         g_loss, con, cls = self._g_loss(batch["label"], a, fakes, training=False)
         return self._track(d_loss, g_loss, con, cls, scores[1])
@@ -178,31 +172,16 @@ class DiverseGAN(TwoOptimizerGAN):
         values = dict(d_loss=d_loss, g_loss=g_loss, consistency=con, class_loss=cls,
                       real_score=ops.mean(r), wrong_score=ops.mean(w), fake_score=ops.mean(f),
                       mode_seeking=mode_seeking)
-        for name, t in self.trackers.items():
-            t.update_state(values[name])
-        return {name: t.result() for name, t in self.trackers.items()}
+        return self.track(values)
 
     def generate(self, condition, z=None, seed=None, size=None):
         """128x128 images (or ``size``) for a batch of conditions, inference mode,
         from the averaged generator if one is kept."""
         a = self.encode(condition)
         if z is None:
-            z = self._noise(ops.shape(a)[0], seed=seed)
+            z = self.noise(ops.shape(a)[0], seed=seed)
         image = self.sampling_generator([a, ops.cast(z, "float32")], training=False)
         return image if size is None else downsample(image, size)
-
-    def get_config(self):
-        config = super().get_config()
-        ser = keras.saving.serialize_keras_object
-        config.update({k: ser(getattr(self, k)) for k in ("g64", "g128", "d64", "d128", "i2a")})
-        config.update(
-            condition_encoder=None if self.condition_encoder is None
-            else ser(self.condition_encoder),
-            z_dim=self.z_dim, consistency_weight=self.consistency_weight, g_steps=self.g_steps,
-            generator_average=self.generator_average, seed=self.seed,
-            mode_seeking_weight=self.mode_seeking_weight,
-        )
-        return config
 
 
 def diverse_gan(condition_dim, num_classes, condition_encoder=None, z_dim=100, base_filters=32,
@@ -215,9 +194,6 @@ def diverse_gan(condition_dim, num_classes, condition_encoder=None, z_dim=100, b
     (``tfav.models.generators.UPSAMPLING``); ``generator_average`` the momentum
     of the generator weight average samples come from (0: off, as in the paper).
     """
-    from tfav.models.projection import scene_discriminator
-    from tfav.models.two_stage import image_to_audio_regressor, stage1_generator, stage2_generator
-
     bf = base_filters
     g64 = stage1_generator(condition_dim, z_dim, latent_dim, base_filters=bf,
                            upsampling=upsampling)
@@ -267,8 +243,6 @@ def r_precision_metrics(model: DiverseGAN, waveforms, seed: int = 0, pool_size: 
     ``I2A(image)``. The Inception-style score, accuracy and diversity are
     measured by ``tfav.evaluate`` as for every S2I model.
     """
-    from tfav import metrics
-
     rng = np.random.default_rng(seed)
     a = np.asarray(model.encode(waveforms))
     z = rng.standard_normal((len(a), model.z_dim)).astype("float32")
@@ -282,3 +256,56 @@ def r_precision_metrics(model: DiverseGAN, waveforms, seed: int = 0, pool_size: 
     out = {f"r_precision@{k}": v for k, v in rp.items()}
     out["r_precision_pool"] = pool
     return out
+
+
+@dataclasses.dataclass
+class DiverseHyper(GANHyper):
+    """Hyperparameters of Yang et al.'s model (a2i_diverse)."""
+
+    features: str = hyper_field(
+        "fbank", "a2i tasks: sound vector (Wan et al. Table 2; default fbank)",
+        choices=("spectrogram", "fbank", "mfcc", "soundnet"))
+    g_steps: int = hyper_field(1, "Chen and a2i_diverse GANs: generator steps per "
+                               "discriminator step (default 1)", tune=("choice", [1, 2]))
+    # The paper sums the losses with weight 1 (eq. 4).
+    consistency_weight: float = hyper_field(
+        1.0, "a2i_diverse: weight of the audio consistency loss L2(a, I2A(G(a, z))) "
+        "(default 1, the paper)")
+    # Not in Yang et al. (Mao et al. 2019).
+    mode_seeking_weight: float = hyper_field(
+        0.0, "a2i_diverse: weight of the mode-seeking term of Mao et al. 2019, which rewards "
+        "images that differ with z (default 0, as in Yang et al.)")
+
+
+def build(ctx: registry.BuildContext) -> DiverseGAN:
+    """Yang et al.'s model on the ``features`` sound vector, its I2A not yet trained."""
+    hyper = ctx.hyper
+    encoder = soundnet.sound_feature_encoder(hyper.features, soundnet=ctx.encoder)
+    model = diverse_gan(
+        soundnet.feature_dim(encoder), ctx.num_classes, condition_encoder=encoder,
+        z_dim=hyper.z_dim, base_filters=ctx.base_filters, learning_rate=ctx.learning_rate,
+        beta_1=hyper.beta_1, seed=ctx.seed, g_steps=hyper.g_steps, upsampling=hyper.upsampling,
+        consistency_weight=hyper.consistency_weight,
+        mode_seeking_weight=hyper.mode_seeking_weight,
+        generator_average=hyper.generator_average,
+    )
+    recompile_for_d_rate(model, hyper, ctx.learning_rate)
+    return model
+
+
+def prepare(model, dataset, log=print):
+    """Standardise the sound vector, then pretrain the I2A on the training pairs (sec. II-B)."""
+    standardize_sound_vector(model, dataset)
+    mse = pretrain_i2a(model, dataset, epochs=3)
+    log(f"[tfav] I2A pretrained on the training pairs: mse {mse:.4f}")
+
+
+def extra_metrics(model, validation, seed=0):
+    """R-precision (Yang et al. Table II) on the validation sounds."""
+    return r_precision_metrics(model, validation["waveform"], seed=seed)
+
+
+OBJECTIVE = registry.register(registry.Objective(
+    "diverse_gan", DiverseHyper, build, condition_encoder=sound_vector_source, prepare=prepare,
+    extra_metrics=extra_metrics,
+    extra_metric_names=("accuracy", "r_precision@1", "r_precision@5", "r_precision@10")))

@@ -8,19 +8,27 @@ of Chen et al. eqs. (3)-(7) on batches
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
-import tensorflow as tf
+import numpy as np
 from keras import ops
 
 import tfav.models  # noqa: F401  (registers the custom layers of saved sub-models)
-from tfav.errors import ConfigError, DataError
+from tfav import tasks
+from tfav.data.wrong_pairs import hard_wrong_pair_weights
+from tfav.errors import ConfigError
+from tfav.models import discriminators, generators
+from tfav.objectives import registry
 from tfav.objectives.augment import diff_augment, parse_policy
-from tfav.objectives.base import TwoOptimizerGAN
+from tfav.objectives.base import GANHyper, TwoOptimizerGAN, adam_pair, require
 from tfav.objectives.losses import (
     auxiliary_classifier_loss,
     gan_cls_discriminator_loss,
     gan_cls_generator_loss,
 )
+from tfav.objectives.registry import hyper_field
+from tfav.objectives.supervised import encoder_of
 
 
 @keras.saving.register_keras_serializable(package="tfav")
@@ -64,6 +72,9 @@ class ConditionalGAN(TwoOptimizerGAN):
         >>> images = gan.generate(lms_batch)
     """
 
+    SUB_MODELS = ("generator", "discriminator", "condition_encoder")
+    CONFIG = ("z_dim", "use_wrong_pairs", "seed", "g_steps", "generator_average", "augment")
+
     def __init__(
         self,
         generator: keras.Model,
@@ -91,31 +102,12 @@ class ConditionalGAN(TwoOptimizerGAN):
         if self.augment and len(generator.outputs[0].shape) != 4:
             raise ConfigError("augment applies to image samples (S2I) only")
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
-        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
-        self.real_score_tracker = keras.metrics.Mean(name="real_score")
-        self.wrong_score_tracker = keras.metrics.Mean(name="wrong_score")
-        self.fake_score_tracker = keras.metrics.Mean(name="fake_score")
         self.classifier = len(discriminator.outputs) == 2
-        self.class_loss_tracker = keras.metrics.Mean(name="class_loss")
+        self.make_trackers(["d_loss", "g_loss", "real_score"]
+                           + (["wrong_score"] if self.use_wrong_pairs else [])
+                           + ["fake_score"] + (["class_loss"] if self.classifier else []))
         # The sub-models are built functional models; nothing is left to build.
         self.built = True
-
-    @property
-    def metrics(self):
-        trackers = [self.d_loss_tracker, self.g_loss_tracker, self.real_score_tracker]
-        if self.use_wrong_pairs:
-            trackers.append(self.wrong_score_tracker)
-        trackers.append(self.fake_score_tracker)
-        return [*trackers, self.class_loss_tracker] if self.classifier else trackers
-
-    def _noise(self, batch_size, seed=None):
-        return self.replica_noise(
-            batch_size, self.z_dim, self.seed_generator if seed is None else seed
-        )
-
-    def _encode(self, condition):
-        return ops.stop_gradient(self.condition_encoder(condition, training=False))
 
     def _d(self, sample, encoding, training):
         """D's ``(logit, class logits or None)`` for ``(sample, encoding)``, the
@@ -128,8 +120,7 @@ class ConditionalGAN(TwoOptimizerGAN):
     def _class_loss(self, class_logits, batch):
         if not self.classifier:
             return 0.0
-        if "label" not in batch:
-            raise DataError("batch has no 'label', which the auxiliary classifier needs")
+        require(batch, "label", why="the auxiliary classifier needs")
         return auxiliary_classifier_loss(class_logits, batch["label"])
 
     def _scores(self, batch, encoding, fake, training):
@@ -139,10 +130,8 @@ class ConditionalGAN(TwoOptimizerGAN):
         real, real_classes = self._d(target, encoding, training)
         wrong = None
         if self.use_wrong_pairs:
-            if "wrong_target" not in batch:
-                raise DataError(
-                    "batch has no 'wrong_target': sample wrong pairs or set use_wrong_pairs=False"
-                )
+            require(batch, "wrong_target", why="wrong pairs need (sample them, or set "
+                    "use_wrong_pairs=False)")
             wrong_target = ops.convert_to_tensor(batch["wrong_target"], dtype=encoding.dtype)
             wrong, _ = self._d(wrong_target, encoding, training)
         fake, fake_classes = self._d(fake, encoding, training)
@@ -150,47 +139,42 @@ class ConditionalGAN(TwoOptimizerGAN):
         return real, wrong, fake, class_losses
 
     def _track(self, d_loss, g_loss, real, wrong, fake, class_loss=0.0):
-        self.d_loss_tracker.update_state(d_loss)
-        self.g_loss_tracker.update_state(g_loss)
-        self.real_score_tracker.update_state(ops.mean(ops.sigmoid(real)))
-        if wrong is not None:
-            self.wrong_score_tracker.update_state(ops.mean(ops.sigmoid(wrong)))
-        self.fake_score_tracker.update_state(ops.mean(ops.sigmoid(fake)))
-        self.class_loss_tracker.update_state(class_loss)
-        return {m.name: m.result() for m in self.metrics}
+        return self.track({
+            "d_loss": d_loss, "g_loss": g_loss, "real_score": ops.mean(ops.sigmoid(real)),
+            "wrong_score": None if wrong is None else ops.mean(ops.sigmoid(wrong)),
+            "fake_score": ops.mean(ops.sigmoid(fake)), "class_loss": class_loss})
 
     def train_step(self, batch):
-        encoding = self._encode(batch["condition"])
+        encoding = self.encode(batch["condition"])
         batch_size = ops.shape(encoding)[0]
 
-        fake = self.generator([encoding, self._noise(batch_size)], training=True)
-        with tf.GradientTape() as tape:
+        fake = self.generator([encoding, self.noise(batch_size)], training=True)
+
+        def d_loss_fn():  # eq. (4)
             real, wrong, fake_logits, (real_class_loss, _) = self._scores(
                 batch, encoding, fake, training=True)
-            d_loss = gan_cls_discriminator_loss(real, wrong, fake_logits) + real_class_loss
-            scaled = self.scaled_loss(d_loss, self.d_optimizer)
-        d_weights = self.discriminator.trainable_weights
-        d_grads = tape.gradient(scaled, d_weights)
-        self.d_optimizer.apply_gradients(zip(d_grads, d_weights, strict=True))
+            loss = gan_cls_discriminator_loss(real, wrong, fake_logits) + real_class_loss
+            return loss, real, wrong, fake_logits
+
+        d_loss, real, wrong, fake_logits = self.minimize(
+            d_loss_fn, self.d_optimizer, self.discriminator.trainable_weights)
+
+        def g_loss_fn():  # eq. (3)
+            fake = self.generator([encoding, self.noise(batch_size)], training=True)
+            logit, classes = self._d(fake, encoding, training=True)
+            fake_class_loss = self._class_loss(classes, batch)
+            return gan_cls_generator_loss(logit) + fake_class_loss, fake_class_loss
 
         for _ in range(self.g_steps):
-            z = self._noise(batch_size)
-            with tf.GradientTape() as tape:
-                fake = self.generator([encoding, z], training=True)
-                logit, classes = self._d(fake, encoding, training=True)
-                fake_class_loss = self._class_loss(classes, batch)
-                g_loss = gan_cls_generator_loss(logit) + fake_class_loss
-                scaled = self.scaled_loss(g_loss, self.g_optimizer)
-            g_weights = self.generator.trainable_weights
-            g_grads = tape.gradient(scaled, g_weights)
-            self.g_optimizer.apply_gradients(zip(g_grads, g_weights, strict=True))
+            g_loss, fake_class_loss = self.minimize(
+                g_loss_fn, self.g_optimizer, self.generator.trainable_weights)
         self.update_averaged_generator()
         return self._track(d_loss, g_loss, real, wrong, fake_logits, fake_class_loss)
 
     def test_step(self, batch):
         """The losses of ``train_step`` in inference mode, without updates."""
-        encoding = self._encode(batch["condition"])
-        fake = self.generator([encoding, self._noise(ops.shape(encoding)[0])], training=False)
+        encoding = self.encode(batch["condition"])
+        fake = self.generator([encoding, self.noise(ops.shape(encoding)[0])], training=False)
         real, wrong, fake_logits, (real_class_loss, fake_class_loss) = self._scores(
             batch, encoding, fake, training=False)
         d_loss = gan_cls_discriminator_loss(real, wrong, fake_logits) + real_class_loss
@@ -212,21 +196,110 @@ class ConditionalGAN(TwoOptimizerGAN):
         """
         encoding = self.condition_encoder(condition, training=False)
         if z is None:
-            z = self._noise(ops.shape(encoding)[0], seed=seed)
+            z = self.noise(ops.shape(encoding)[0], seed=seed)
         z = ops.convert_to_tensor(z, dtype=encoding.dtype)
         return self.sampling_generator([encoding, z], training=False)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            generator=keras.saving.serialize_keras_object(self.generator),
-            discriminator=keras.saving.serialize_keras_object(self.discriminator),
-            condition_encoder=keras.saving.serialize_keras_object(self.condition_encoder),
-            z_dim=self.z_dim,
-            use_wrong_pairs=self.use_wrong_pairs,
-            seed=self.seed,
-            g_steps=self.g_steps,
-            generator_average=self.generator_average,
-            augment=self.augment,
+
+@dataclasses.dataclass
+class ChenHyper(GANHyper):
+    """Hyperparameters of the Chen et al. GANs (S2I-C, S2I-N, S2I-A, pose S2I, I2S)."""
+
+    spectral_norm: bool = hyper_field(False, "spectral norm in Chen discriminators "
+                                      "(default off)", tune=("boolean",))
+    g_steps: int = hyper_field(1, "Chen and a2i_diverse GANs: generator steps per "
+                               "discriminator step (default 1)", tune=("choice", [1, 2, 3]))
+    augment: str = hyper_field("", "Chen S2I GANs: DiffAugment of D's images, e.g. "
+                               "translation,cutout or color,translation,cutout (default none)")
+    # 0 = the uniform draw of Reed et al.
+    hard_wrong_pairs: float = hyper_field(
+        0.0, "S2I-C / S2I-A: share of wrong pairs whose category is drawn by how often the "
+        "sound classifier mistakes the condition's category for it (default 0: uniform)")
+    # Not in Chen et al. (Odena et al. 2017, as in Wan's row g).
+    aux_classifier: bool = hyper_field(
+        False, "Chen GANs with several categories: D also classifies the instrument and G is "
+        "trained to be classified as the condition's (Odena et al. 2017; default off)")
+
+
+def condition_encoder(task, hyper, resources):
+    """The frozen 128-d encoder of the task's encoder task (Chen et al. sec. 3.1).
+
+    On data with pose ground truth, ``task.pose_encoder`` (the sound -> pose
+    regressor) replaces the classifier unless an encoder file is given.
+    """
+    name = task.encoder
+    if task.pose_encoder and resources.index.labels and not resources.explicit(task.encoder):
+        name = task.pose_encoder
+        resources.log(f"[tfav] {task.name}: the data has pose ground truth, so the condition is "
+                      f"the {name} encoding (--{task.encoder.replace('_', '-')} PATH to override)")
+    model = resources.dependency(name, instrument=resources.instrument)
+    return encoder_of(name, model), {"condition_encoder": name}
+
+
+def dataset_options(task, hyper, resources):
+    """With ``hard_wrong_pairs``: wrong-category draw weights from the sound classifier's
+    confusion on the training sounds (``tfav.data.wrong_pairs.hard_wrong_pair_weights``)."""
+    if not hyper.hard_wrong_pairs:
+        return {}, {}
+    if task.wrong_pairs != "other_category" or task.direction != "s2i" or task.condition != "lms":
+        raise ConfigError(f"--hard-wrong-pairs: for S2I tasks with wrong-category pairs "
+                          f"(s2i_instrument, s2i_ae), not {task.name}")
+    classifier = resources.dependency("sound_encoder")
+    index = resources.index
+    sounds = tasks.make_dataset(tasks.get_task("sound_encoder"), index.root, "train",
+                                batch_size=256, shuffle=False, drop_remainder=False)
+    # Summed class probabilities rather than counts of argmax mistakes: a category the
+    # classifier almost never gets wrong still has a graded "looks like" row.
+    confusion = np.zeros((len(index.categories),) * 2)
+    for lms, label in sounds:
+        np.add.at(confusion, np.asarray(label), np.asarray(
+            keras.ops.softmax(classifier(lms, training=False))))
+    weights = hard_wrong_pair_weights(confusion, hyper.hard_wrong_pairs)
+    others = weights - np.eye(len(weights))  # the diagonal (1) is not a wrong category
+    rows = [f"{index.categories[c]} -> {index.categories[int(np.argmax(row))]} {row.max():.0%}"
+            for c, row in enumerate(others)]
+    resources.log(f"[tfav] hard wrong pairs ({hyper.hard_wrong_pairs:g}): each category's most "
+                  "drawn wrong one: " + ", ".join(rows))
+    return ({"wrong_pair_weights": weights},
+            {"wrong_pair_weights": np.round(weights, 4).tolist()})
+
+
+def build(ctx: registry.BuildContext) -> ConditionalGAN:
+    """The compiled GAN-CLS model of a Chen task: S2I (Figs. 4-6) or I2S (Fig. 7) G and D."""
+    task, hyper = ctx.task, ctx.hyper
+    lr, bf = ctx.learning_rate, ctx.base_filters
+    if ctx.encoder is None:
+        raise ConfigError(f"task '{task.name}' needs a trained {task.encoder}")
+    if hyper.aux_classifier and task.wrong_pairs == "same_category":
+        raise ConfigError(f"--aux-classifier needs several categories; '{task.name}' trains one")
+    classes = ctx.num_classes if hyper.aux_classifier else 0
+    if task.direction == "s2i":
+        generator = generators.sound_to_image_generator(
+            z_dim=hyper.z_dim, base_filters=bf, image_size=ctx.image_size,
+            upsampling=hyper.upsampling,
         )
-        return config
+        discriminator = discriminators.sound_to_image_discriminator(
+            base_filters=bf, image_size=ctx.image_size, spectral_norm=hyper.spectral_norm,
+            num_classes=classes,
+        )
+    else:
+        generator = generators.image_to_sound_generator(
+            z_dim=hyper.z_dim, base_filters=bf, upsampling=hyper.upsampling
+        )
+        discriminator = discriminators.image_to_sound_discriminator(
+            base_filters=bf, spectral_norm=hyper.spectral_norm, num_classes=classes
+        )
+    model = ConditionalGAN(
+        generator, discriminator, ctx.encoder, z_dim=hyper.z_dim,
+        use_wrong_pairs=task.wrong_pairs is not None, g_steps=hyper.g_steps, seed=ctx.seed,
+        generator_average=hyper.generator_average,
+        augment=hyper.augment if task.direction == "s2i" else "",
+    )
+    d_optimizer, g_optimizer = adam_pair(hyper, lr)
+    model.compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer)
+    return model
+
+
+OBJECTIVE = registry.register(registry.Objective(
+    "gan_cls", ChenHyper, build, condition_encoder=condition_encoder,
+    dataset_options=dataset_options))

@@ -16,16 +16,19 @@ ac         + auxiliary classifier (eqs. 1-2 in full)                    (g)
 
 from __future__ import annotations
 
+import dataclasses
+import os
+
 import keras
-import tensorflow as tf
 from keras import ops
 
-import tfav.models  # noqa: F401  (registers custom layers of saved sub-models)
-import tfav.models.projection  # noqa: F401
-import tfav.models.soundnet  # noqa: F401
 from tfav.errors import ConfigError
-from tfav.objectives import losses
-from tfav.objectives.base import TwoOptimizerGAN
+from tfav.models import soundnet
+from tfav.models.generators import sound_to_image_generator
+from tfav.models.projection import scene_discriminator
+from tfav.objectives import losses, registry
+from tfav.objectives.base import GANHyper, TwoOptimizerGAN, adam_pair, require
+from tfav.objectives.registry import hyper_field
 
 #: Table 4 rows (b)-(g) as switches; each row adds to the one before.
 ABLATIONS = {
@@ -79,7 +82,10 @@ class SceneGAN(TwoOptimizerGAN):
             setting; see ``TwoOptimizerGAN._init_averaged_generator``).
     """
 
-    def __init__(self, generator, discriminator, condition_encoder=None, z_dim=10,
+    CONFIG = ("z_dim", "loss", "classifier", "g_steps", "d_steps", "gp_weight", "seed",
+              "generator_average")
+
+    def __init__(self, generator, discriminator, condition_encoder=None, z_dim=100,
                  loss="hinge", classifier=False, g_steps=5, d_steps=1, gp_weight=10.0,
                  seed=None, generator_average=0.0, **kwargs):
         super().__init__(**kwargs)
@@ -97,26 +103,10 @@ class SceneGAN(TwoOptimizerGAN):
         self.seed = seed
         self._init_averaged_generator(generator_average)
         self.seed_generator = keras.random.SeedGenerator(seed)
-        names = ["d_loss", "g_loss", "real_score", "fake_score"]
-        if self.classifier:
-            names.append("class_loss")
-        if loss == "wgan_gp":
-            names.append("gradient_penalty")
-        self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
+        self.make_trackers(["d_loss", "g_loss", "real_score", "fake_score"]
+                           + (["class_loss"] if self.classifier else [])
+                           + (["gradient_penalty"] if loss == "wgan_gp" else []))
         self.built = True
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
-
-    def _noise(self, n, seed=None):
-        return self.replica_noise(n, self.z_dim, self.seed_generator if seed is None else seed)
-
-    def encode(self, condition):
-        """The sound vector ``s`` of a batch of conditions."""
-        if self.condition_encoder is None:
-            return ops.cast(condition, "float32")
-        return ops.stop_gradient(self.condition_encoder(condition, training=False))
 
     def _d(self, image, s, training):
         out = self.discriminator([image, s], training=training)
@@ -164,32 +154,29 @@ class SceneGAN(TwoOptimizerGAN):
         )
 
     def train_step(self, batch):
-        if self.classifier and "label" not in batch:
-            raise ConfigError("the auxiliary classifier needs 'label' in every batch")
+        if self.classifier:
+            require(batch, "label", why="the auxiliary classifier needs")
         s = self.encode(batch["condition"])
         n = ops.shape(s)[0]
         for _ in range(self.d_steps):
-            fake = self.generator([s, self._noise(n)], training=True)
-            with tf.GradientTape() as tape:
-                d_loss, real, fake_score, class_loss, gp = self.discriminator_loss(batch, s, fake)
-                scaled = self.scaled_loss(d_loss, self.d_optimizer)
-            weights = self.discriminator.trainable_weights
-            self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights,
-                                                 strict=True))
+            fake = self.generator([s, self.noise(n)], training=True)
+            d_loss, real, fake_score, class_loss, gp = self.minimize(
+                lambda: self.discriminator_loss(batch, s, fake),  # noqa: B023 (called now)
+                self.d_optimizer, self.discriminator.trainable_weights)
+
+        def g_loss_fn():
+            fake = self.generator([s, self.noise(n)], training=True)
+            return (self.generator_loss(batch, s, fake),)
+
         for _ in range(self.g_steps):
-            with tf.GradientTape() as tape:
-                fake = self.generator([s, self._noise(n)], training=True)
-                g_loss = self.generator_loss(batch, s, fake)
-                scaled = self.scaled_loss(g_loss, self.g_optimizer)
-            weights = self.generator.trainable_weights
-            self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights,
-                                                 strict=True))
+            (g_loss,) = self.minimize(g_loss_fn, self.g_optimizer,
+                                      self.generator.trainable_weights)
         self.update_averaged_generator()
         return self._track(d_loss, g_loss, real, fake_score, class_loss, gp)
 
     def test_step(self, batch):
         s = self.encode(batch["condition"])
-        fake = self.generator([s, self._noise(ops.shape(s)[0])], training=False)
+        fake = self.generator([s, self.noise(ops.shape(s)[0])], training=False)
         d_loss, real, fake_score, class_loss, gp = self.discriminator_loss(
             batch, s, fake, training=False
         )
@@ -197,36 +184,19 @@ class SceneGAN(TwoOptimizerGAN):
         return self._track(d_loss, g_loss, real, fake_score, class_loss, gp)
 
     def _track(self, d_loss, g_loss, real, fake, class_loss, gp):
-        values = {"d_loss": d_loss, "g_loss": g_loss, "real_score": ops.mean(real),
-                  "fake_score": ops.mean(fake), "class_loss": class_loss,
-                  "gradient_penalty": gp}
-        for name, tracker in self.trackers.items():
-            tracker.update_state(values[name])
-        return {name: t.result() for name, t in self.trackers.items()}
+        return self.track({"d_loss": d_loss, "g_loss": g_loss, "real_score": ops.mean(real),
+                           "fake_score": ops.mean(fake), "class_loss": class_loss,
+                           "gradient_penalty": gp})
 
     def generate(self, condition, z=None, seed=None):
         """Images for a batch of conditions (inference mode); ``z`` drawn when ``None``."""
         s = self.encode(condition)
         if z is None:
-            z = self._noise(ops.shape(s)[0], seed=seed)
+            z = self.noise(ops.shape(s)[0], seed=seed)
         return self.sampling_generator([s, ops.cast(z, s.dtype)], training=False)
 
-    def get_config(self):
-        config = super().get_config()
-        ser = keras.saving.serialize_keras_object
-        config.update(
-            generator=ser(self.generator), discriminator=ser(self.discriminator),
-            condition_encoder=None if self.condition_encoder is None
-            else ser(self.condition_encoder),
-            z_dim=self.z_dim, loss=self.loss, classifier=self.classifier,
-            g_steps=self.g_steps, d_steps=self.d_steps, gp_weight=self.gp_weight, seed=self.seed,
-            generator_average=self.generator_average,
-        )
-        return config
 
-
-
-def scene_gan(condition_dim, num_classes, ablation_name="ac", condition_encoder=None, z_dim=10,
+def scene_gan(condition_dim, num_classes, ablation_name="ac", condition_encoder=None, z_dim=100,
               base_filters=64, image_size=64, g_steps=5, d_steps=1, learning_rate=2e-4,
               beta_1=0.5, seed=None, upsampling="deconv", generator_average=0.0):
     """A compiled :class:`SceneGAN` for one Table 4 row (Wan et al. 2019, sec. 5).
@@ -235,11 +205,9 @@ def scene_gan(condition_dim, num_classes, ablation_name="ac", condition_encoder=
     (``tfav.models.generators.sound_to_image_generator``, four deconvolutions
     or, with ``upsampling="resize"``, resize-convolutions) taking ``s`` as its
     condition; the discriminator is ``tfav.models.projection.scene_discriminator``
-    with the row's switches.
+    with the row's switches. Wan et al. draw z of width 10; tfav's default is 100
+    (``--z-dim 10`` for theirs).
     """
-    from tfav.models.generators import sound_to_image_generator
-    from tfav.models.projection import scene_discriminator
-
     sw = ablation(ablation_name)
     generator = sound_to_image_generator(encoding_dim=condition_dim, z_dim=z_dim,
                                          base_filters=base_filters, image_size=image_size,
@@ -255,3 +223,68 @@ def scene_gan(condition_dim, num_classes, ablation_name="ac", condition_encoder=
     model.compile(d_optimizer=keras.optimizers.Adam(learning_rate, beta_1=beta_1),
                   g_optimizer=keras.optimizers.Adam(learning_rate, beta_1=beta_1))
     return model
+
+
+@dataclasses.dataclass
+class SceneHyper(GANHyper):
+    """Hyperparameters of Wan et al.'s model (a2i_scene)."""
+
+    ablation: str = hyper_field(
+        "ac", "a2i_scene: Wan et al. Table 4 row (b)-(g) (default ac, the full model)",
+        tune=("choice", ["cgan", "sn", "hinge", "projection", "ac"]), choices=tuple(ABLATIONS))
+    features: str = hyper_field(
+        "fbank", "a2i tasks: sound vector (Wan et al. Table 2; default fbank)",
+        choices=("spectrogram", "fbank", "mfcc", "soundnet"))
+    # Wan et al. sec. 5: "we train generator five times per each update of discriminator".
+    g_per_d: int = hyper_field(5, "a2i_scene: generator steps per discriminator step "
+                               "(default 5)", tune=("choice", [1, 2, 5]))
+
+
+def sound_vector_source(task, hyper, resources):
+    """SoundNet-8 for ``features="soundnet"``: published weights, or trained on the labels
+    (``None`` for the spectral features, which need no network); the a2i tasks' hook."""
+    if hyper.features != "soundnet":
+        return None, {"sound_vector": f"{hyper.features} averaged over time"}
+    weights = resources.explicit("soundnet_weights")
+    if weights:
+        model = soundnet.soundnet8()
+        soundnet.load_soundnet_weights(model, weights,
+                                       allow_pickle=bool(resources.explicit("allow_pickle")))
+        resources.log(f"[tfav] SoundNet-8 with published weights from {weights}")
+        return model, {"sound_vector": "SoundNet-8 pool5 (256-d), published weights "
+                                       f"{os.path.abspath(weights)}"}
+    model = resources.dependency("soundnet")
+    return model, {"sound_vector": "SoundNet-8 pool5 (256-d), trained on this dataset's labels "
+                                   "(no weight file)"}
+
+
+def standardize_sound_vector(model, dataset, log=print, batches: int = 8):
+    """Standardise the sound vector with statistics of ``batches`` training batches."""
+    waves = [b["condition"] for b in dataset.take(batches)]
+    soundnet.fit_standardization(model.condition_encoder, waves)
+
+
+def recompile_for_d_rate(model, hyper, learning_rate):
+    """Give D its own learning rate when ``d_learning_rate`` differs from G's."""
+    if hyper.d_learning_rate and hyper.d_learning_rate != learning_rate:
+        d_optimizer, _ = adam_pair(hyper, learning_rate)
+        model.compile(d_optimizer=d_optimizer, g_optimizer=model.g_optimizer)
+
+
+def build(ctx: registry.BuildContext) -> SceneGAN:
+    """Wan et al.'s model for the ``ablation`` row on the ``features`` sound vector."""
+    hyper = ctx.hyper
+    encoder = soundnet.sound_feature_encoder(hyper.features, soundnet=ctx.encoder)
+    model = scene_gan(
+        soundnet.feature_dim(encoder), ctx.num_classes, hyper.ablation, condition_encoder=encoder,
+        z_dim=hyper.z_dim, base_filters=ctx.base_filters, image_size=ctx.image_size,
+        g_steps=hyper.g_per_d, learning_rate=ctx.learning_rate, beta_1=hyper.beta_1,
+        seed=ctx.seed, upsampling=hyper.upsampling, generator_average=hyper.generator_average,
+    )
+    recompile_for_d_rate(model, hyper, ctx.learning_rate)
+    return model
+
+
+OBJECTIVE = registry.register(registry.Objective(
+    "scene_gan", SceneHyper, build, condition_encoder=sound_vector_source,
+    prepare=standardize_sound_vector))

@@ -17,12 +17,12 @@ Example:
 
 import importlib
 
+from tfav.data.layout import SUB_URMP_PAIRS as DEFAULT_PAIRS
+
 # The builder imports tfav.audio (and with it TensorFlow); the sampler and the
 # scores do not need it, so the package loads it only when it is used.
 _LAZY = ("DATASET_VERSION", "KINDS", "build_dataset", "cache_dir",
          "default_dataset", "plan_recordings")  # fmt: skip
-#: The number of pairs in Sub-URMP (Chen et al. 2017, sec. 4, Table 2).
-DEFAULT_PAIRS = 17555
 __all__ = [*_LAZY, "DEFAULT_PAIRS", "add_arguments", "run"]
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import gc
-import json
 import multiprocessing
 import os
 import shutil
@@ -34,11 +33,12 @@ import numpy as np
 # fork, pays that once instead of once per worker.
 from tfav.audio import CHUNK_SAMPLES, SAMPLE_RATE, SILENCE_DBFS, chunk_audio, loudness_dbfs
 from tfav.data import layout
-from tfav.data.synth import DEFAULT_PAIRS
+from tfav.data.layout import SUB_URMP_PAIRS as DEFAULT_PAIRS
 from tfav.data.synth.performer import draw_performer, random_player, random_scene
 from tfav.data.synth.score import SPECS, random_performance
 from tfav.data.synth.soundfont import SoundFont
 from tfav.errors import AudioError, ConfigError, DataError
+from tfav.files import atomic_write_json
 
 #: Bumped whenever the bytes a seed produces change; part of the cache folder name.
 DATASET_VERSION = 3
@@ -304,7 +304,7 @@ def build_dataset(
             "image_format": IMAGE_FORMAT,
             "pose_source": "image" if kind == "inis" else "sound",
         }  # fmt: skip
-        layout.atomic_write_bytes(tmp / "synth.json", json.dumps(info, indent=1).encode())
+        atomic_write_json(tmp / "synth.json", info)
         if out.exists():
             out.rmdir()  # empty (checked above)
         os.rename(tmp, out)

@@ -1,146 +1,19 @@
-"""Audio: loading (numpy) and in-graph features (TensorFlow).
+"""In-graph audio features (TensorFlow): STFT, mel, log-mel, MFCC, Kaldi fbank, CQT.
 
-Loading turns any WAV/FLAC/OGG file into the project's audio convention:
-44,100 Hz mono float32 in [-1, 1], cut into 0.5 s chunks of 22,050 samples
-(Chen et al. 2017, section 4).
-
-Everything after loading runs as TensorFlow ops so that the same code serves
-``tf.data``, Keras models, SavedModels and TFLite.
+Everything here runs as TensorFlow ops so that the same code serves
+``tf.data``, Keras models, SavedModels and TFLite. The filterbanks, windows
+and bases are numpy constants computed at trace time.
 """
 
 from __future__ import annotations
 
 import functools
-import math
-import os
 
 import keras
 import numpy as np
-import scipy.signal
-import soundfile
 import tensorflow as tf
 
-from tfav.errors import AudioError
-
-#: The sampling rate of all audio in tfav (Sub-URMP and the papers use 44.1 kHz).
-SAMPLE_RATE = 44100
-#: One chunk is 0.5 s of audio (Chen et al. 2017, section 4).
-CHUNK_SAMPLES = 22050
-#: Chunks at or below this loudness are silent and dropped (Chen et al. 2017, section 4).
-SILENCE_DBFS = -45.0
-
-
-# --------------------------------------------------------------------------- loading
-
-
-def load_audio(path, sample_rate=SAMPLE_RATE, *, allow_silent=False):
-    """Read an audio file as mono float32 at ``sample_rate``.
-
-    WAV, FLAC and OGG (anything libsndfile reads), integer or float PCM, any
-    number of channels (mixed to mono by averaging) and any sampling rate
-    (resampled with :func:`resample`). Float files are returned as stored, so
-    values above 1 in the file stay above 1.
-
-    Args:
-        path: the file.
-        sample_rate: the rate of the returned samples.
-        allow_silent: return an all-zero file instead of raising.
-
-    Returns:
-        ``np.float32`` array ``[samples]``.
-
-    Raises:
-        AudioError: ``"<path>: <problem>"`` when the file is missing,
-            unreadable or corrupt, has zero frames, holds NaN or Inf, or is
-            all zeros (unless ``allow_silent``).
-    """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise AudioError(f"{path}: no such file")
-    try:
-        data, file_rate = soundfile.read(path, dtype="float32", always_2d=True)
-    except (RuntimeError, OSError, ValueError, TypeError, EOFError) as e:
-        # libsndfile says "Error opening '<path>': <reason>"; keep only the reason.
-        reason = " ".join(str(e).split()).rpartition("': ")[2] or type(e).__name__
-        raise AudioError(f"{path}: unreadable or corrupt audio ({reason})") from e
-    if data.shape[0] == 0:
-        raise AudioError(f"{path}: audio has zero frames")
-    if not np.all(np.isfinite(data)):
-        raise AudioError(f"{path}: audio contains NaN or Inf samples")
-    if not allow_silent and not np.any(data):
-        raise AudioError(f"{path}: audio is all zeros (silent)")
-    mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
-    return resample(mono, file_rate, sample_rate)
-
-
-def resample(x, orig_sr, target_sr):
-    """Resample along the last axis with a polyphase filter (``scipy.signal.resample_poly``).
-
-    Args:
-        x: array ``[..., samples]``.
-        orig_sr: its sampling rate (integer Hz).
-        target_sr: the wanted sampling rate (integer Hz).
-
-    Returns:
-        ``np.float32`` array ``[..., round(samples * target_sr / orig_sr)]``.
-    """
-    x = np.asarray(x, dtype=np.float32)
-    orig_sr, target_sr = int(orig_sr), int(target_sr)
-    if orig_sr == target_sr:
-        return x
-    g = math.gcd(orig_sr, target_sr)
-    y = scipy.signal.resample_poly(x, target_sr // g, orig_sr // g, axis=-1)
-    return y.astype(np.float32, copy=False)
-
-
-def chunk_audio(x, chunk_samples=CHUNK_SAMPLES):
-    """Cut a waveform into consecutive chunks, zero-padding the last one.
-
-    Args:
-        x: waveform ``[samples]``.
-        chunk_samples: chunk length (0.5 s at 44.1 kHz by default).
-
-    Returns:
-        ``np.float32`` array ``[ceil(samples / chunk_samples), chunk_samples]``;
-        a clip shorter than one chunk gives one padded chunk, an empty one none.
-    """
-    x = np.asarray(x, dtype=np.float32).reshape(-1)
-    n = -(-x.shape[0] // chunk_samples)
-    out = np.zeros((n, chunk_samples), dtype=np.float32)
-    out.reshape(-1)[: x.shape[0]] = x
-    return out
-
-
-def loudness_dbfs(x):
-    """Loudness of a waveform in dBFS (Chen et al. 2017, section 4).
-
-    The paper defines the loudness of a chunk as
-    ``Gamma = 20 * log10(|psi| / max(psi))``. We read ``|psi|`` as the RMS of
-    the samples and ``max(psi)`` as the full-scale value of the sample type,
-    which is pydub's ``AudioSegment.dBFS``: full scale is 1.0 for float audio
-    and ``2 ** (bits - 1)`` for integer PCM (32768 for int16). A full-scale
-    square wave is 0 dBFS, a full-scale sine about -3 dBFS.
-
-    Args:
-        x: waveform, float in [-1, 1] or integer PCM.
-
-    Returns:
-        Python float; ``-inf`` for all-zero or empty input.
-    """
-    x = np.asarray(x)
-    full_scale = float(np.iinfo(x.dtype).max + 1) if np.issubdtype(x.dtype, np.integer) else 1.0
-    if x.size == 0:
-        return float("-inf")
-    rms = float(np.sqrt(np.mean(np.square(x.astype(np.float64)))))
-    if rms == 0.0:
-        return float("-inf")
-    return 20.0 * math.log10(rms / full_scale)
-
-
-def is_silent(x):
-    """True when :func:`loudness_dbfs` is at or below :data:`SILENCE_DBFS` (-45 dBFS)."""
-    return loudness_dbfs(x) <= SILENCE_DBFS
-
+from tfav.audio.io import SAMPLE_RATE
 
 # --------------------------------------------------------------------------- constants (numpy)
 
@@ -198,6 +71,20 @@ def _dct_matrix(n_out, n_in):
 # --------------------------------------------------------------------------- in-graph features
 
 
+def _centred_stft(signal, n_fft, hop_length, window):
+    """Complex STFT ``[..., 1 + samples // hop, 1 + n_fft // 2]`` of centred frames.
+
+    The signal is zero-padded by ``n_fft // 2`` at both ends (librosa's
+    ``center=True, pad_mode="constant"``) and each frame multiplied by
+    ``window`` (a constant ``[n_fft]``).
+    """
+    pad = [[0, 0]] * (signal.shape.rank - 1) + [[n_fft // 2, n_fft // 2]]
+    return tf.signal.stft(
+        tf.pad(signal, pad), n_fft, hop_length, fft_length=n_fft,
+        window_fn=lambda length, dtype: window,
+    )  # fmt: skip
+
+
 def _power_stft(waveforms, n_fft, hop_length):
     """Power spectrogram ``[..., frames, 1 + n_fft // 2]`` of centred, zero-padded frames.
 
@@ -205,12 +92,7 @@ def _power_stft(waveforms, n_fft, hop_length):
     pad_mode="constant")) ** 2`` (periodic Hann window); frames = 1 + samples // hop.
     """
     waveforms = tf.convert_to_tensor(waveforms, tf.float32)
-    pad = [[0, 0]] * (waveforms.shape.rank - 1) + [[n_fft // 2, n_fft // 2]]
-    window = tf.constant(_hann(n_fft))
-    stft = tf.signal.stft(
-        tf.pad(waveforms, pad), n_fft, hop_length, fft_length=n_fft,
-        window_fn=lambda length, dtype: window,
-    )  # fmt: skip
+    stft = _centred_stft(waveforms, n_fft, hop_length, tf.constant(_hann(n_fft)))
     return tf.math.square(tf.math.real(stft)) + tf.math.square(tf.math.imag(stft))
 
 
@@ -564,71 +446,3 @@ def cqt(
     product = tf.linalg.matmul(tf.concat([tf.math.real(spec), tf.math.imag(spec)], -1), block)
     magnitude = tf.math.sqrt(product[..., :n_bins] ** 2 + product[..., n_bins:] ** 2)
     return tf.linalg.matrix_transpose(magnitude) / np.sqrt(lengths).astype(np.float32)[:, None]
-
-
-# --------------------------------------------------------------------------- inversion
-
-
-def _istft(stft, n_fft, hop_length, window):
-    """Inverse of the centred STFT with librosa's window-sum-square normalisation."""
-    frames = tf.signal.irfft(stft, [n_fft]) * window
-    signal = tf.signal.overlap_and_add(frames, hop_length)
-    n_frames = tf.shape(stft)[-2]
-    envelope = tf.signal.overlap_and_add(tf.tile((window**2)[None], [n_frames, 1]), hop_length)
-    signal /= tf.where(envelope > 1e-10, envelope, 1.0)
-    return signal[..., n_fft // 2 : -(n_fft // 2)]
-
-
-def griffin_lim_from_log_mel(
-    log_mel_db, sample_rate=SAMPLE_RATE, n_fft=2048, hop_length=512, n_iter=32, momentum=0.99,
-    seed=0,
-):  # fmt: skip
-    """Waveform from a log-mel spectrogram in dB: mel inversion, then Griffin-Lim.
-
-    The mel power is mapped back to linear frequency with the pseudo-inverse
-    of the filterbank, clipped at zero (the mel filtering is not invertible, so
-    detail within each mel band, most of it at high frequencies, is lost: Chen
-    et al. 2017, section 5.4); the phase comes from the fast Griffin-Lim
-    algorithm (Perraudin et al. 2013; ``momentum=0`` is plain Griffin-Lim),
-    started from random phases.
-
-    Args:
-        log_mel_db: ``[batch, n_mels, frames]`` in dB (use
-            :func:`denormalize_log_mel` first for a normalised LMS).
-        sample_rate, n_fft, hop_length: as for :func:`log_mel_spectrogram`.
-        n_iter: Griffin-Lim iterations.
-        momentum: fast Griffin-Lim momentum (librosa's default 0.99).
-        seed: seed of the initial phases.
-
-    Returns:
-        float32 ``[batch, (frames - 1) * hop_length]``.
-    """
-    log_mel_db = tf.convert_to_tensor(log_mel_db, tf.float32)
-    n_mels = log_mel_db.shape[-2]
-    inverse = tf.constant(np.linalg.pinv(mel_filterbank(sample_rate, n_fft, n_mels)))
-    mel_power = tf.math.pow(10.0, log_mel_db / 10.0)
-    power = tf.math.maximum(tf.linalg.matmul(inverse, mel_power), 0.0)
-    magnitude = tf.complex(tf.linalg.matrix_transpose(tf.math.sqrt(power)), 0.0)
-    window = tf.constant(_hann(n_fft))
-    pad = [[0, 0]] * (log_mel_db.shape.rank - 2) + [[n_fft // 2, n_fft // 2]]
-
-    def stft(signal):
-        return tf.signal.stft(
-            tf.pad(signal, pad), n_fft, hop_length, n_fft, window_fn=lambda n, dtype: window
-        )
-
-    def unit(z):
-        return z / tf.complex(tf.math.abs(z) + 1e-16, 0.0)
-
-    phase = tf.random.stateless_uniform(tf.shape(magnitude), [seed, 0], 0.0, 2.0 * np.pi)
-    angles = tf.complex(tf.math.cos(phase), tf.math.sin(phase))
-
-    def step(i, angles, previous):
-        rebuilt = stft(_istft(magnitude * angles, n_fft, hop_length, window))
-        accelerated = rebuilt - tf.complex(momentum / (1.0 + momentum), 0.0) * previous
-        return i + 1, unit(accelerated), rebuilt
-
-    _, angles, _ = tf.while_loop(
-        lambda i, *_: i < n_iter, step, (0, angles, tf.zeros_like(angles))
-    )
-    return _istft(magnitude * angles, n_fft, hop_length, window)

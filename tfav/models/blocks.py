@@ -1,0 +1,182 @@
+"""Building blocks shared by the networks of ``tfav.models``.
+
+The generators and discriminators of the three papers are DCGAN-shaped: a
+square image side that doubles (or halves) from a 4x4 map, a channel width per
+resolution, stride-2 up- or downsampling convolutions followed by batch norm
+and a (leaky) ReLU, and, in the critics, optional spectral normalisation. The
+pieces here build those layers with the layer names the models (and their
+saved ``.keras`` files) use; callers pass a ``name`` or ``prefix`` per block.
+"""
+
+from __future__ import annotations
+
+import math
+
+from keras import layers
+
+from tfav.errors import ConfigError
+
+#: How a generator doubles its map: ``deconv``, the paper's 4x4 stride-2 transposed
+#: convolution, or ``resize``, nearest-neighbour upsampling then a 3x3 convolution
+#: (Odena et al. 2016, "Deconvolution and Checkerboard Artifacts"), which avoids
+#: the uneven kernel overlap that leaves pixel-level speckle in early training.
+UPSAMPLING = ("deconv", "resize")
+
+
+def doublings(image_size: int, start: int = 4) -> int:
+    """How many times a ``start`` x ``start`` map doubles to ``image_size``.
+
+    Raises:
+        ConfigError: Unless ``image_size`` is ``start`` times a power of two,
+            at least ``2 * start`` (a power of two >= 8 for the default 4x4 start).
+    """
+    n = math.log2(image_size / start) if image_size >= 2 * start else 0.5
+    if n != int(n):
+        raise ConfigError(f"image_size must be a power of two >= {2 * start}, got {image_size}")
+    return int(n)
+
+
+def check_upsampling(upsampling: str) -> None:
+    """Raise ``ConfigError`` unless ``upsampling`` is one of ``UPSAMPLING``."""
+    if upsampling not in UPSAMPLING:
+        raise ConfigError(f"upsampling must be one of {UPSAMPLING}, got {upsampling!r}")
+
+
+def width(base_filters: int, side: int, image_size: int, most: int | None = 8) -> int:
+    """Channels of a ``side`` x ``side`` map in a network on ``image_size`` images.
+
+    DCGAN's schedule: ``base_filters`` at ``image_size / 2`` (and at
+    ``image_size``), doubled at each halving of the side, at most ``most``
+    times ``base_filters`` (no limit with ``None``). A 64x64 generator has
+    8b, 4b, 2b and b channels at 4, 8, 16 and 32.
+    """
+    ratio = max(1, image_size // (2 * side))
+    return base_filters * (ratio if most is None else min(most, ratio))
+
+
+def critic_width(base_filters: int, side: int) -> int:
+    """Channels of a discriminator's ``side`` x ``side`` map, at any image size.
+
+    The 64x64 schedule of ``width`` kept for every input size: 8b at 4x4,
+    4b at 8x8, 2b at 16x16 and ``base_filters`` from 32x32 up.
+    """
+    return width(base_filters, side, 64)
+
+
+def spectral(layer, spectral_norm: bool):
+    """``layer`` wrapped in ``SpectralNormalization`` (``<name>_sn``) if asked, else itself."""
+    if not spectral_norm:
+        return layer
+    return layers.SpectralNormalization(layer, power_iterations=1, name=f"{layer.name}_sn")
+
+
+def bn_relu(x, name: str, **batch_norm):
+    """Batch norm ``<name>_bn`` (with ``batch_norm`` arguments) then ReLU ``<name>_relu``."""
+    x = layers.BatchNormalization(name=f"{name}_bn", **batch_norm)(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def upsample(x, filters: int, name: str, upsampling: str, use_bias: bool = False,
+             activation=None):
+    """Double the side: ``<name>_deconv`` (4x4 stride 2) or ``<name>_resize`` + ``<name>_conv``."""
+    if upsampling == "resize":
+        # Resizing to a static size (not UpSampling2D, whose dynamic output shape
+        # keeps TFLite from converting the next convolution to a builtin op).
+        x = layers.Resizing(
+            2 * x.shape[1], 2 * x.shape[2], interpolation="nearest", name=f"{name}_resize"
+        )(x)
+        return layers.Conv2D(
+            filters, 3, padding="same", use_bias=use_bias, activation=activation,
+            name=f"{name}_conv",
+        )(x)
+    return layers.Conv2DTranspose(
+        filters, 4, strides=2, padding="same", use_bias=use_bias, activation=activation,
+        name=f"{name}_deconv",
+    )(x)
+
+
+def up_block(x, filters: int, name: str, upsampling: str = "deconv"):
+    """``upsample`` without bias, then batch norm and ReLU."""
+    return bn_relu(upsample(x, filters, name, upsampling), name)
+
+
+def project_to_map(x, filters: int, prefix: str = ""):
+    """FC ``<prefix>project`` (batch norm, ReLU) to a 4x4 map ``<prefix>seed_map``."""
+    x = layers.Dense(4 * 4 * filters, use_bias=False, name=f"{prefix}project")(x)
+    x = bn_relu(x, f"{prefix}project")
+    return layers.Reshape((4, 4, filters), name=f"{prefix}seed_map")(x)
+
+
+def decoder(x, base_filters: int, image_size: int, upsampling: str = "deconv",
+            prefix: str = ""):
+    """DCGAN decoder of a vector to a tanh RGB image ``[B, S, S, 3]``.
+
+    ``project_to_map``, then ``up_block``s ``<prefix>up1..`` to ``image_size / 2``
+    with the channels of ``width`` and a last ``upsample`` ``<prefix>image`` to RGB.
+
+    Raises:
+        ConfigError: For a bad ``image_size`` or ``upsampling``.
+    """
+    n_up = doublings(image_size)
+    check_upsampling(upsampling)
+    x = project_to_map(x, width(base_filters, 4, image_size), prefix)
+    for i in range(1, n_up):
+        x = up_block(x, width(base_filters, 4 << i, image_size), f"{prefix}up{i}", upsampling)
+    return upsample(x, 3, f"{prefix}image", upsampling, use_bias=True, activation="tanh")
+
+
+def down_block(x, filters: int, name: str, spectral_norm: bool = False, strides=2, kernel=4,
+               padding: str = "same", bn: bool = True, use_bias: bool | None = None):
+    """Conv ``<name>_conv`` (spectral-normalised if asked), batch norm, leaky ReLU 0.2.
+
+    Batch norm ``<name>_bn`` is left out with ``bn=False`` or spectral norm;
+    the conv has a bias when there is no batch norm, or as ``use_bias`` says.
+    """
+    if use_bias is None:
+        use_bias = not bn or spectral_norm
+    conv = layers.Conv2D(
+        filters, kernel, strides=strides, padding=padding, use_bias=use_bias,
+        name=f"{name}_conv",
+    )
+    x = spectral(conv, spectral_norm)(x)
+    if bn and not spectral_norm:
+        x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.LeakyReLU(0.2, name=f"{name}_lrelu")(x)
+
+
+def down_stack(image, base_filters: int, spectral_norm: bool = False, batch_norm: bool = True,
+               widths=critic_width, use_bias: bool | None = None):
+    """``down_block``s ``down1..`` halving a square image to a 4x4 map.
+
+    Batch norm (with ``batch_norm``) after every conv but the first. ``widths``
+    maps ``(base_filters, side)`` of a conv's output to its channels
+    (default ``critic_width``).
+
+    Raises:
+        ConfigError: Unless the image side is a power of two >= 8.
+    """
+    side = image.shape[1]
+    x = image
+    for i in range(doublings(side)):
+        side //= 2
+        x = down_block(x, widths(base_filters, side), f"down{i + 1}", spectral_norm,
+                       bn=batch_norm and i > 0, use_bias=use_bias)
+    return x
+
+
+def concat_head(x, condition, compressed_dim: int, filters: int, spectral_norm: bool,
+                batch_norm: bool = True, name: str = "logit"):
+    """GAN-CLS head (Reed et al. 2016) on a 4x4 map: ``[B, 1]`` score logits ``name``.
+
+    The condition is compressed by FC ``phi`` and a leaky ReLU, replicated over
+    the map and concatenated (``joint``); a 1x1 ``down_block`` and a 4x4 valid
+    convolution ``score_conv`` give one score per sample.
+    """
+    c = spectral(layers.Dense(compressed_dim, name="phi"), spectral_norm)(condition)
+    c = layers.LeakyReLU(0.2, name="phi_lrelu")(c)
+    c = layers.Reshape((1, 1, compressed_dim), name="phi_1x1")(c)
+    c = layers.UpSampling2D(size=(x.shape[1], x.shape[2]), name="phi_replicated")(c)
+    x = layers.Concatenate(name="joint")([x, c])
+    x = down_block(x, filters, "joint", spectral_norm, strides=1, kernel=1, bn=batch_norm)
+    score = spectral(layers.Conv2D(1, 4, padding="valid", name="score_conv"), spectral_norm)(x)
+    return layers.Flatten(name=name)(score)

@@ -1,0 +1,304 @@
+"""What is measured of a generator: every epoch during training, and at the end.
+
+:class:`Probe` holds fixed real pairs of a run (train and validation
+conditions, encoded once): it draws the per-epoch sample grid, measures
+generated samples every epoch (:meth:`Probe.measure`: accuracy under the
+evaluators, pose error, diversity) and, for ``tfav.evaluate``, everything else
+(:func:`final_metrics`: Inception-style score, Frechet distance, pose error per
+dimension next to chance and to real images, and the objective's own extras).
+Evaluators are networks trained on real data only, never by the GAN.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from tfav import audio, metrics, objectives, realism, tasks
+from tfav.data.decode import read_image
+from tfav.models.encoders import encoder_from_classifier
+from tfav.models.generators import resize_spectrogram
+from tfav.visualize import image_grid, line_plot, spectrogram_rgb, to_uint8_image
+
+#: Evaluators trained alongside a GAN to measure it, by direction.
+EVALUATORS = {"s2i": ("image_encoder",), "i2s": ("sound_encoder",)}
+
+
+def evaluator_names(task, instrument=None, has_pose=False) -> tuple[str, ...]:
+    """The evaluator tasks that measure ``task`` (the pose regressor on one instrument
+    with pose ground truth)."""
+    names = EVALUATORS[task.direction]
+    if task.direction == "s2i" and instrument and has_pose:
+        names += ("pose_regressor",)
+    return names
+
+
+def _row_name(category, truth):
+    midi = truth.get("midi")
+    if midi is None:
+        return category
+    return f"{category} " + ("rest" if midi < 0 else f"midi {midi}")
+
+
+def _to_size(images, size):
+    if images.shape[1] == size:
+        return images
+    return tf.image.resize(images, (size, size), method="area").numpy()
+
+
+class Probe:
+    """Fixed real pairs of a run, encoded once, to generate from and compare against."""
+
+    def __init__(self, task, pairs_by_split, index, image_size=64, grid_rows=8, seed=0):
+        self.task, self.index, self.seed = task, index, seed
+        self.data = {}
+        for split, pairs in pairs_by_split.items():
+            if not pairs:
+                continue
+            wave = np.stack([audio.load_audio(p.audio_path, allow_silent=True) for p in pairs])
+            wave = audio.chunk_audio(wave.reshape(len(pairs), -1)[:, : audio.CHUNK_SAMPLES])
+            lms = tasks.log_mel(wave.reshape(len(pairs), audio.CHUNK_SAMPLES)).numpy()
+            self.data[split] = {
+                "waveform": wave.reshape(len(pairs), audio.CHUNK_SAMPLES),
+                "lms": lms,
+                "image": np.stack([read_image(p.image_path, image_size) for p in pairs]),
+                "label": np.array([index.label_of(p) for p in pairs]),
+                "pose": np.array([index.ground_truth(p).get("pose", [np.nan] * 3) for p in pairs],
+                                 dtype=np.float32),
+                "name": [_row_name(p.category, index.ground_truth(p)) for p in pairs],
+            }
+        self.grid_rows = self._grid_rows(grid_rows)
+        rng = np.random.default_rng(seed)
+        self.z_dim = None
+        self._rng_seed = int(rng.integers(1 << 30))
+        self._real_distance = None  # within-class distance of the validation images
+
+    @classmethod
+    def from_index(cls, task, index, categories=None, n=256, seed=0, image_size=64):
+        rng = np.random.default_rng(seed)
+        pairs = {}
+        for split in ("train", "validation"):
+            chosen = [p for p in index.select(split) if not categories or p.category in categories]
+            if len(chosen) > n:
+                chosen = [chosen[i] for i in sorted(rng.choice(len(chosen), n, replace=False))]
+            pairs[split] = chosen
+        return cls(task, pairs, index, image_size=image_size, seed=seed)
+
+    def _grid_rows(self, n):
+        d = self.data.get("validation") or self.data["train"]
+        labels = d["label"]
+        # Chunks where a note sounds show more than rests (whose pitch is unknown).
+        sounding = np.array([not name.endswith(" rest") for name in d["name"]])
+        if len(set(labels.tolist())) > 1:  # one row per category
+            rows = []
+            for c in sorted(set(labels.tolist())):
+                items = np.flatnonzero(labels == c)
+                preferred = items[sounding[items]]
+                rows.append(int((preferred if len(preferred) else items)[0]))
+            return rows[:13]
+        if not np.isnan(d["pose"]).any():  # one instrument: rows spread over the pose range
+            order = np.argsort(d["pose"][:, 0])
+            picks = np.linspace(0, len(order) - 1, min(n, len(order))).astype(int)
+            return [int(order[i]) for i in picks]
+        return list(range(min(n, len(labels))))
+
+    def _z(self, model, count, offset=0):
+        rng = np.random.default_rng(self._rng_seed + offset)
+        return rng.standard_normal((count, model.z_dim)).astype(np.float32)
+
+    def condition(self, split):
+        d = self.data[split]
+        if getattr(self.task, "condition", "lms") == "waveform":  # a2i tasks encode the sound
+            return d["waveform"]
+        return d["lms"] if self.task.direction == "s2i" else d["image"]
+
+    def generate(self, model, split, samples=1, batch=64, conditions=None):
+        """Generated outputs ``[samples, N, ...]`` for the split's conditions (the first
+        ``conditions`` of them if given), fixed z."""
+        all_conditions = self.condition(split)
+        cond = all_conditions[:conditions]
+        out = []
+        for s in range(samples):
+            z = self._z(model, len(all_conditions), offset=s)  # same z whatever the count
+            parts = [
+                np.asarray(model.generate(cond[i : i + batch], z=z[i : i + batch]))
+                for i in range(0, len(cond), batch)
+            ]
+            out.append(np.concatenate(parts))
+        return np.stack(out)
+
+    def sample_grid(self, model, samples=4):
+        split = "validation" if "validation" in self.data else "train"
+        d, rows_idx = self.data[split], self.grid_rows
+        cond = self.condition(split)[rows_idx]
+        gen = np.stack(
+            [np.asarray(model.generate(cond, z=self._z(model, len(cond), s)))
+             for s in range(samples)]
+        )
+        rows = []
+        for r, i in enumerate(rows_idx):
+            if self.task.direction == "s2i":
+                cells = [to_uint8_image(d["image"][i])] + [to_uint8_image(g[r]) for g in gen]
+            else:
+                # Spectrograms at their 128 mel rows, frames drawn two pixels wide.
+                lms = [d["lms"][i]] + [g[r] for g in gen]
+                cells = [to_uint8_image(d["image"][i])]
+                cells += [np.repeat(spectrogram_rgb(x), 2, axis=1) for x in lms]
+            rows.append(cells)
+        names = [d["name"][i] for i in rows_idx]
+        if self.task.direction == "i2s":
+            col_labels = ["image", "real LMS"] + [f"gen z{s}" for s in range(samples)]
+            return image_grid(rows, cell_height=128, row_labels=names, col_labels=col_labels)
+        col_labels = ["real"] + [f"z{s}" for s in range(samples)]
+        return image_grid(rows, row_labels=names, col_labels=col_labels)
+
+    def real_within_class_distance(self):
+        """Mean distance between real validation images of one class (computed once)."""
+        if self._real_distance is None:
+            val = self.data["validation"]
+            self._real_distance = metrics.within_class_distance(val["image"], val["label"])
+        return self._real_distance
+
+    def noise_draws(self, model, conditions=64, samples=4):
+        """``[conditions, samples, H, W, 3]``: images of the first ``conditions``
+        validation sounds with ``samples`` fixed noise draws, at the real images' size
+        (so that models drawing at 64 and at 128 compare)."""
+        size = self.data["validation"]["image"].shape[1]
+        several = np.stack([_to_size(s, size) for s in
+                            self.generate(model, "validation", samples=samples,
+                                          conditions=conditions)])
+        return np.transpose(several, (1, 0, 2, 3, 4))
+
+    def diversity_ratio(self, model, conditions=64, samples=4, draws=None):
+        """Mean distance between ``samples`` images of one sound over the first
+        ``conditions`` validation sounds (:meth:`noise_draws`, or ``draws``), relative
+        to :meth:`real_within_class_distance`."""
+        draws = self.noise_draws(model, conditions, samples) if draws is None else draws
+        return metrics.diversity(draws) / self.real_within_class_distance()
+
+    def realism(self, generated, draws) -> dict[str, float]:
+        """Measures no training signal sees (``tfav.realism``), of validation images
+        ``generated`` (one per sound) and of ``draws`` (:meth:`noise_draws`)."""
+        val = self.data["validation"]
+        out = realism.spectrum_gap_db(generated, val["image"])
+        out["tv_ratio"] = realism.total_variation_ratio(generated, val["image"])
+        out["noise_spread"] = realism.noise_spread(draws, val["image"], val["label"],
+                                                   val["label"][: len(draws)])
+        return out
+
+    def real_realism_reference(self) -> dict[str, float]:
+        """The spectrum gap and TV ratio between the two halves of the real validation
+        frames: what a perfect generator would score at this sample size."""
+        images = self.data["validation"]["image"]
+        half = len(images) // 2
+        out = realism.spectrum_gap_db(images[:half], images[half:])
+        out["tv_ratio"] = realism.total_variation_ratio(images[:half], images[half:])
+        return {f"real_halves_{k}": v for k, v in out.items()}
+
+    def measure(self, model, evaluators, diversity_conditions=64) -> dict[str, float]:
+        """Per-epoch numbers: accuracy on train/validation conditions (Fig. 9), pose
+        error, and for S2I the diversity ratio and the realism measures (see
+        :meth:`diversity_ratio`, :meth:`realism`)."""
+        out, generated = {}, {}
+        for split, key in (("train", "acc_train"), ("validation", "acc_val")):
+            if split not in self.data:
+                continue
+            gen = self.generate(model, split)[0]
+            if self.task.direction == "s2i":  # a2i_diverse draws 128x128; evaluators take 64
+                gen = _to_size(gen, self.data[split]["image"].shape[1])
+            generated[split] = gen
+            if self.task.direction == "s2i" and "image_encoder" in evaluators:
+                probs = evaluators["image_encoder"].predict(gen, verbose=0)
+                out[key] = metrics.classification_accuracy(probs, self.data[split]["label"])
+            elif self.task.direction == "i2s" and "sound_encoder" in evaluators:
+                lms = resize_spectrogram(gen, tasks.LMS_FRAMES)
+                probs = evaluators["sound_encoder"].predict(lms, verbose=0)
+                out[key] = metrics.classification_accuracy(probs, self.data[split]["label"])
+            truth = self.data[split].get("pose")
+            if "pose_regressor" in evaluators and truth is not None and not np.isnan(truth).any():
+                pose = evaluators["pose_regressor"].predict(gen, verbose=0)
+                key = "pose_err" if split == "validation" else "pose_err_train"
+                out[key] = float(metrics.pose_error(pose, truth).overall)
+        if self.task.direction == "s2i" and "validation" in self.data:
+            draws = self.noise_draws(model, diversity_conditions)
+            out["diversity_ratio"] = self.diversity_ratio(model, draws=draws)
+            out.update(self.realism(generated["validation"], draws))
+        return out
+
+
+def final_metrics(probe: Probe, model, evaluators: dict, seed: int = 0,
+                  diversity_conditions: int = 64) -> dict:
+    """Every measure of ``tfav.evaluate`` for ``model`` on the probe's conditions."""
+    task, ev = probe.task, evaluators
+    results = {}
+    has_pose = "pose_regressor" in ev
+    results.update(probe.measure(model, ev, diversity_conditions=diversity_conditions))
+    val = probe.data["validation"]
+    if task.direction == "s2i":
+        verifier = ev["image_encoder"]
+        features = encoder_from_classifier(verifier)
+        size = val["image"].shape[1]  # a2i_diverse draws 128x128; the verifier takes 64
+        gen = _to_size(probe.generate(model, "validation")[0], size)
+        logits = verifier.predict(gen, verbose=0)
+        results.update(_per_class(logits, val["label"], probe.index.categories))
+        results.update(probe.real_realism_reference())
+        results["inception_score"], results["inception_score_std"] = metrics.inception_score(
+            logits, splits=min(10, len(logits)), from_logits=True
+        )
+        results["frechet_distance"] = metrics.frechet_distance(
+            features.predict(val["image"], verbose=0), features.predict(gen, verbose=0)
+        )
+        real = probe.real_within_class_distance()
+        results.update(diversity=results["diversity_ratio"] * real,
+                       real_within_class_distance=real)
+        extra = objectives.for_task(task).extra_metrics
+        if extra is not None:
+            results.update(extra(model, val, seed=seed))
+        if has_pose:
+            # Pose of generated images (read by the pose regressor) against the pose of the
+            # frame that belongs to the conditioning sound; chance = a random other pose;
+            # real images = what the regressor itself achieves.
+            errors = {
+                "": metrics.pose_error(ev["pose_regressor"].predict(gen, verbose=0), val["pose"]),
+                "_chance": metrics.chance_pose_error(val["pose"]),
+                "_real_images": metrics.pose_error(
+                    ev["pose_regressor"].predict(val["image"], verbose=0), val["pose"]
+                ),
+            }
+            for suffix, err in errors.items():
+                results[f"pose_error{suffix}"] = float(err.overall)
+                for dim, value in zip(metrics.POSE_DIMENSIONS, err.per_dimension, strict=True):
+                    results[f"pose_error_{dim}{suffix}"] = float(value)
+    else:
+        gen = resize_spectrogram(probe.generate(model, "validation")[0], tasks.LMS_FRAMES)
+        results.update(_per_class(ev["sound_encoder"].predict(gen, verbose=0), val["label"],
+                                  probe.index.categories))
+        real_probs = ev["sound_encoder"].predict(val["lms"], verbose=0)
+        results["real_lms_accuracy"] = metrics.classification_accuracy(real_probs, val["label"])
+
+    return {k: float(v) if isinstance(v, np.floating | float) else v for k, v in results.items()}
+
+
+def _per_class(probs, labels, categories) -> dict:
+    """Per-class accuracy of validation samples (``acc_val_<category>``) and the
+    confusion matrix (rows: the condition's class, columns: the evaluator's)."""
+    n = len(categories)
+    per_class = metrics.per_class_accuracy(probs, labels, num_classes=n)
+    out = {f"acc_val_{c}": float(a) for c, a in zip(categories, per_class, strict=True)
+           if np.isfinite(a)}
+    out["confusion"] = metrics.confusion_matrix(probs, labels, num_classes=n).tolist()
+    return out
+
+
+def accuracy_curve(path, task, history) -> bool:
+    """Accuracy of generated samples versus epoch (Chen Fig. 9) as a PNG; ``False``
+    when the history holds no accuracy."""
+    curves = {
+        name: ([h["epoch"] for h in history if key in h], [h[key] for h in history if key in h])
+        for name, key in (("train conditions", "acc_train"), ("validation conditions", "acc_val"))
+    }
+    curves = {k: v for k, v in curves.items() if v[0]}
+    if curves:
+        line_plot(path, curves, f"{task.name}: accuracy of generated samples under the "
+                  "classifier", "epoch", "accuracy")
+    return bool(curves)

@@ -1,0 +1,362 @@
+"""Training and evaluating runs: the library behind ``tfav.train``, ``tfav.evaluate``
+and ``tfav.tune``.
+
+:func:`train` fits a task's model into a run folder (``tfav.runs``): it asks the
+task's objective (``tfav.objectives``) for its condition encoder, data options,
+model and preparation, measures GANs every epoch with a :class:`tfav.probe.Probe`
+and checkpoints after every epoch. :func:`dependency` gives a trained model a task
+needs (given, cached, or trained now). :func:`evaluate_run` measures a finished run.
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfav import distribute, objectives, probe, runs, tasks
+from tfav.callbacks import BestCheckpoint, GeneratedQuality, NanGuard, RunCheckpoint, SampleGrid
+from tfav.data.decode import find_undecodable
+from tfav.data.layout import index_pairs
+from tfav.data.synth import default_dataset
+from tfav.errors import ConfigError, DataError, TfavError
+from tfav.files import atomic_write_json
+
+
+def dependency(task_name: str, data_root, index, explicit=None, seed=0, log=print,
+               instrument=None):
+    """A trained model for ``task_name``: given, cached, or trained now (and cached).
+
+    Encoders and the verifier learn from all categories; the pose regressor
+    learns the one ``instrument`` whose pose it measures. Processes sharing the
+    cache (tuner workers, distributed workers) train a missing model once: the
+    others wait for it and reuse it.
+    """
+    if explicit:
+        log(f"[tfav] using {task_name} from {explicit}")
+        return runs.load_trained(explicit, task_name)
+    if not tasks.get_task(task_name).kind == "regressor":
+        instrument = None
+    run_dir = runs.cached_model_dir(task_name, index, instrument)
+    name = run_dir.name
+    with runs.exclusive(run_dir.with_name(f".{name}.lock")):
+        if (run_dir / "summary.json").exists():
+            log(f"[tfav] reusing cached {name}: {run_dir}")
+        else:
+            log(f"[tfav] training {name} first (cached in {run_dir})")
+            train(task_name, data=data_root, instrument=instrument, out=run_dir, resume=True,
+                  seed=seed, evaluate=False, strategy="default")
+    return runs.load_trained(run_dir, task_name)
+
+
+@dataclasses.dataclass
+class Resources:
+    """What an objective's hooks may ask for: trained dependencies, files given by the
+    user (``explicit``), the data index and the log."""
+
+    data: object
+    index: object
+    encoders: dict
+    seed: int = 0
+    instrument: str | None = None
+    log: object = print
+
+    def explicit(self, name):
+        return self.encoders.get(name)
+
+    def dependency(self, name, instrument=None):
+        return dependency(name, self.data, self.index, self.encoders.get(name), self.seed,
+                          self.log, instrument=instrument)
+
+
+def evaluators_for(task, resources: Resources) -> dict:
+    """The trained evaluators that measure a GAN ``task`` (``probe.evaluator_names``)."""
+    names = probe.evaluator_names(task, resources.instrument, bool(resources.index.labels))
+    return {name: resources.dependency(name, instrument=resources.instrument) for name in names}
+
+
+def hyper_for(task, hyper=None, stored: dict | None = None):
+    """The objective's hyperparameters of a run: ``hyper`` (a dict of overrides or the
+    objective's dataclass); when resuming, the ``stored`` ones of ``config.json``, which
+    an explicit different value may not change."""
+    objective = objectives.for_task(task)
+    if hyper is not None and not isinstance(hyper, dict):
+        if not isinstance(hyper, objective.hyper):
+            raise ConfigError(f"task '{task.name}' takes {objective.hyper.__name__}, "
+                              f"not {type(hyper).__name__}")
+        hyper = dataclasses.asdict(hyper)
+    given = dict(hyper or {})
+    if stored is None:
+        return objective.make_hyper(given)
+    fields = {f.name for f in dataclasses.fields(objective.hyper)}
+    # Older runs stored every task's fields; keep this objective's.
+    values = {k: v for k, v in stored.items() if k in fields}
+    for key, value in given.items():
+        if key in values and values[key] != value:
+            raise ConfigError(f"--resume: the run was trained with {key}={values[key]!r}, "
+                              f"not {value!r} (start a new run to change it)")
+    return objective.make_hyper({**values, **given})
+
+
+def train(
+    task_name: str,
+    *,
+    data=None,
+    instrument: str | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    out=None,
+    resume: bool = False,
+    seed: int = 0,
+    hyper=None,
+    steps_per_epoch: int | None = None,
+    encoders: dict | None = None,
+    evaluate: bool = True,
+    verbose: int = 1,
+    strategy=None,
+) -> Path:
+    """Train ``task_name`` and return its run folder (see ``tfav.runs``).
+
+    Args:
+        data: a pair folder; ``None`` builds/uses the embedded dataset.
+        instrument: restrict to one category (required by ``s2i_pose``).
+        batch_size: the global batch (split over the replicas of ``strategy``).
+        hyper: the objective's hyperparameters: its dataclass, or a dict of the
+            fields to change (``{"base_filters": 8}``); ``None``: the defaults.
+        steps_per_epoch: cap on batches per epoch (quick runs and tests).
+        encoders: ``{task_name: path}`` of trained encoders/evaluators to use.
+        evaluate: for GANs, measure generated samples every epoch with the
+            verifier (and pose regressor), training them first if needed.
+        strategy: a ``tf.distribute.Strategy`` or a name of
+            ``tfav.distribute.STRATEGIES``; ``None``: the current one. Under
+            ``multiworker`` only the chief writes ``out``; the other workers
+            write to a scratch folder that is removed at the end.
+    """
+    task = tasks.get_task(task_name)
+    objective = objectives.for_task(task)
+    if strategy is None or isinstance(strategy, str):
+        strategy = distribute.make_strategy(strategy) if strategy else tf.distribute.get_strategy()
+    replicas = strategy.num_replicas_in_sync
+    if distribute.num_workers(strategy) > 1 and task.kind != "gan":
+        # Keras 3 fit cannot build a compiled model from a batch split over workers.
+        raise ConfigError(f"--strategy multiworker: trains GAN tasks; train {task.name} "
+                          "with --strategy default or mirrored")
+    encoders = encoders or {}
+    data = default_dataset() if data is None else data
+    index = index_pairs(data)
+    if task.needs_instrument and not instrument:
+        raise ConfigError(f"task '{task.name}' trains one instrument: pass --instrument NAME")
+    categories = None
+    if instrument:
+        index.select(category=instrument)  # raises a clear error for unknown names
+        categories = [instrument]
+    if task.kind == "regressor" and not index.labels:
+        raise DataError(f"{data}: {task.name} needs labels.jsonl with pose ground truth")
+
+    run_dir, out_dir, state, chief = _run_folder(task, instrument, out, resume, strategy)
+    if not chief:
+        evaluate = False
+    stored = runs.read_config(run_dir).get("hyper") if state["epoch"] else None
+    hyper = hyper_for(task, hyper, stored)
+
+    epochs = epochs or task.epochs
+    batch_size = batch_size or task.batch_size
+    n_train = len(index.select("train", instrument))
+    if batch_size > n_train:  # a small dataset still trains (dependencies use the defaults)
+        print(f"[tfav] {task.name}: batch size {batch_size} > {n_train} training pairs; "
+              f"using {n_train}")
+        batch_size = n_train
+    keras.utils.set_random_seed(seed)
+    if batch_size % replicas:
+        raise ConfigError(f"--batch-size {batch_size} does not split over {replicas} replicas")
+    config = {
+        "task": task.name, "data": os.path.abspath(index.root), "instrument": instrument,
+        "categories": list(index.categories), "epochs": epochs, "batch_size": batch_size,
+        "seed": seed, "hyper": dataclasses.asdict(hyper),
+    }  # fmt: skip
+    if replicas > 1:
+        config["replicas"] = replicas
+    atomic_write_json(run_dir / "config.json", config)
+
+    log = print if verbose else (lambda *a: None)
+    resources = Resources(data, index, encoders, seed, instrument, log)
+    condition_encoder, dataset_options = None, {}
+    if objective.condition_encoder is not None:
+        condition_encoder, notes = objective.condition_encoder(task, hyper, resources)
+        config.update(notes)
+    if objective.dataset_options is not None:
+        dataset_options, notes = objective.dataset_options(task, hyper, resources)
+        config.update(notes)
+    if task.kind == "gan":
+        atomic_write_json(run_dir / "config.json", config)
+    evaluators = evaluators_for(task, resources) if task.kind == "gan" and evaluate else {}
+
+    train_ds, val_ds = _datasets(task, index, categories, batch_size, seed, steps_per_epoch,
+                                 strategy, dataset_options)
+    with strategy.scope():  # variables and optimizer slots mirrored on every replica
+        if state["epoch"]:
+            log(f"[tfav] resuming {run_dir} after epoch {state['epoch']}")
+            model = runs.load_trained(run_dir, task.name, compile=True)
+        else:
+            model = objectives.build_model(task, len(index.categories), hyper,
+                                           encoder=condition_encoder, seed=seed,
+                                           image_size=task.image_size)
+            if objective.prepare is not None:
+                objective.prepare(model, train_ds, log=log)
+        distribute.prepare(model, strategy)
+
+    history = state["history"]
+    guard = NanGuard()
+    callbacks, best = [guard], None
+    if task.kind == "gan":
+        fixed = probe.Probe.from_index(task, index, categories, seed=seed)
+        callbacks.append(SampleGrid(run_dir, fixed.sample_grid, writer_dir=run_dir / "logs"))
+        if evaluators:
+            callbacks.append(GeneratedQuality(lambda m: fixed.measure(m, evaluators)))
+            pose = "pose_regressor" in evaluators
+            key, mode = ("pose_err_train", "min") if pose else ("acc_train", "max")
+            best = BestCheckpoint(run_dir, key, mode, history)
+            callbacks.append(best)
+    checkpoint = RunCheckpoint(run_dir, history, seconds=state.get("seconds", 0.0))
+    callbacks += [keras.callbacks.TensorBoard(run_dir / "logs", write_graph=False), checkpoint]
+    if state["epoch"] < epochs:
+        log(f"[tfav] {task.name}: {task.description}; run folder {run_dir}")
+        try:
+            model.fit(
+                train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=state["epoch"],
+                callbacks=callbacks, verbose=verbose if chief else 0, shuffle=False,
+            )
+        except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as e:
+            _name_the_bad_file(e, index, categories, task.image_size, run_dir, len(history))
+    if guard.failure:
+        raise TfavError(
+            f"{run_dir}: training diverged ({guard.failure}); the last good checkpoint is "
+            f"epoch {len(history)} — lower --learning-rate and --resume"
+        )
+    final = model.sampling_generator if task.kind == "gan" else model
+    final_path = run_dir / ("generator.keras" if task.kind == "gan" else "model.keras")
+    runs.save_model_atomically(final, final_path)
+    summary = {
+        **config,
+        "run_dir": str(run_dir),
+        "epochs_done": len(history),
+        # Seconds of the finished epochs, over every session that trained them.
+        "seconds": round(checkpoint.seconds, 1),
+        "final": history[-1] if history else {},
+        # The epoch kept as best.keras (chosen on training conditions); --checkpoint best
+        # in evaluate, generate and export uses it.
+        "best": best.best if best is not None else None,
+        "model": final_path.name,
+        "train_pairs": len(index.select("train", instrument)),
+        "validation_pairs": len(index.select("validation", instrument)),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+    }
+    atomic_write_json(run_dir / "summary.json", summary)
+    if not chief:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return out_dir
+    log(f"[tfav] done: {final_path}")
+    return run_dir
+
+
+def _run_folder(task, instrument, out, resume, strategy):
+    """``(folder written to, run folder, state, is chief)``; a worker other than the chief
+    writes to a scratch copy of the run folder, removed at the end."""
+    if resume and out is None:
+        out = runs.latest_run_dir(task, instrument)
+        if out is None:
+            raise ConfigError(f"--resume: no earlier {task.name} run under runs/")
+    run_dir = Path(out) if out is not None else runs.new_run_dir(task, instrument)
+    state = runs.read_state(run_dir)
+    if state["epoch"] and not resume:
+        raise ConfigError(f"{run_dir}: holds a run already; pass --resume to continue it")
+    out_dir, chief = run_dir, distribute.is_chief(strategy)
+    if not chief:  # one writer per run folder; a worker resumes from the chief's checkpoint
+        run_dir = Path(tempfile.mkdtemp(prefix="tfav-worker-"))
+        atexit.register(shutil.rmtree, run_dir, True)  # also when training fails
+        for name in ("checkpoint.keras", "state.json", "config.json") if state["epoch"] else ():
+            shutil.copy(out_dir / name, run_dir / name)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir, out_dir, state, chief
+
+
+def _datasets(task, index, categories, batch_size, seed, steps_per_epoch, strategy, options):
+    """The training batches and, for non-GAN tasks, the validation batches."""
+    train_ds = tasks.make_dataset(
+        task, index.root, "train", categories=categories, batch_size=batch_size, seed=seed,
+        image_size=task.image_size, **options,
+    )
+    val_ds = None
+    if task.kind != "gan" and index.select(split="validation"):
+        val_ds = tasks.make_dataset(
+            task, index.root, "validation", categories=categories, batch_size=batch_size,
+            seed=seed, shuffle=False, drop_remainder=False,
+        )
+    if steps_per_epoch:
+        train_ds = train_ds.take(steps_per_epoch)
+        val_ds = val_ds.take(steps_per_epoch) if val_ds is not None else None
+    if distribute.num_workers(strategy) > 1:
+        train_ds = distribute.shard_by_data(train_ds)
+        val_ds = distribute.shard_by_data(val_ds) if val_ds is not None else None
+    return train_ds, val_ds
+
+
+def _name_the_bad_file(error, index, categories, image_size, run_dir, epochs_done):
+    """Turn a decoding error raised inside ``tf.data`` into one line naming the file.
+
+    Raises:
+        DataError: ``"<file>: cannot be decoded (...)"`` and where training stopped;
+            the original error when no file is at fault.
+    """
+    if "IteratorGetNext" not in str(error):
+        raise error  # not an input pipeline error
+    for split in ("train", "validation"):
+        if not index.select(split=split):
+            continue
+        bad = find_undecodable(index, split, categories=categories, image_size=image_size)
+        if bad:
+            raise DataError(
+                f"{bad}; training stopped after epoch {epochs_done} of {run_dir} (fix or "
+                "remove the pair, then --resume)"
+            ) from error
+    raise error
+
+
+def evaluate_run(run_dir, n: int = 512, diversity_conditions: int = 64, seed: int = 0, log=print,
+                 checkpoint: str = "last"):
+    """All metrics of a finished (or checkpointed) GAN run; writes ``metrics.json``
+    (``metrics_best.json`` for ``checkpoint="best"``, the run's ``best.keras``) and
+    ``accuracy_curve.png``."""
+    run_dir = Path(run_dir)
+    task, config = runs.read_generator_run(run_dir)
+    index = index_pairs(config["data"])
+    instrument = config.get("instrument")
+    cats = [instrument] if instrument else None
+    model = runs.load_trained(run_dir, task.name, checkpoint=checkpoint)
+    fixed = probe.Probe.from_index(task, index, cats, n=n, seed=seed)
+    has_pose = bool(instrument) and not np.isnan(fixed.data["validation"]["pose"]).any()
+    names = probe.evaluator_names(task, instrument, has_pose)
+    resources = Resources(config["data"], index, {}, log=log)
+    evaluators = {name: resources.dependency(name, instrument=instrument) for name in names}
+    results = {"task": task.name, "instrument": instrument, "run_dir": str(run_dir),
+               "checkpoint": checkpoint}
+    results.update(probe.final_metrics(fixed, model, evaluators, seed=seed,
+                                       diversity_conditions=diversity_conditions))
+    history = runs.read_state(run_dir)["history"]
+    probe.accuracy_curve(run_dir / "accuracy_curve.png", task, history)
+    name = "metrics.json" if checkpoint == "last" else f"metrics_{checkpoint}.json"
+    atomic_write_json(run_dir / name, results)
+    width = max(len(k) for k in results)
+    for k, v in results.items():
+        if isinstance(v, list):  # the confusion matrix: in the file, not the table
+            continue
+        log(f"{k:<{width}}  {v:.4f}" if isinstance(v, float) else f"{k:<{width}}  {v}")
+    return results
