@@ -28,7 +28,8 @@ def imports_of(path: Path, known: set[str]) -> set[str]:
     """The tfav modules ``path`` imports (``from tfav import x`` names module ``tfav.x``
     when that is a module)."""
     found = set()
-    package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]

@@ -59,6 +59,13 @@ def test_a_toy_objective_trains_resumes_and_evaluates(tiny_pairs, tmp_path, monk
                        resume=True, hyper={"target_score": 0.9}, verbose=0)
     metrics = training.evaluate_run(run, n=6, log=lambda *a: None)
     assert 0.0 <= metrics["acc_val"] <= 1.0
+    # The realism measures, the judge's among them, reach metrics.json.
+    saved = json.loads((run / "metrics.json").read_text())
+    for key in ("spectrum_gap_db", "tv_ratio", "noise_spread", "judge_fid", "judge_fid_real",
+                "judge_kid", "real_halves_spectrum_gap_db", "acc_val_violin"):
+        assert np.isfinite(saved[key]), key
+    assert np.asarray(saved["confusion"]).shape == (3, 3)
+    assert np.asarray(saved["confusion"]).sum() == 6
 
 
 def run_serialization_test(model, inputs):

@@ -164,7 +164,6 @@ def export(args):
     import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
 
-    from tfav import export as ex
     from tfav import serving
     from tfav.runs import load_trained
 
@@ -191,7 +190,7 @@ def export(args):
         raise ConfigError(f"{run}: not an S2I generator run")
     quantizations = ("none", "float16", "dynamic") if args.quantized else ("none",)
     results = [
-        ex.export_run(run, fmt="both" if q == "none" else "tflite", name="bench", version=1,
+        serving.export_run(run, fmt="both" if q == "none" else "tflite", name="bench", version=1,
                       out=work / "models", quantize=q)
         for q in quantizations
     ]  # fmt: skip

@@ -5,7 +5,11 @@ conditions (Table 5), Inception-style score (10 splits), Frechet distance on
 the verifier's 128-d features, diversity (distance between images generated
 from one sound with different z, relative to real within-class distance), and
 for one-instrument runs on data with pose ground truth the pose error of
-generated images next to chance. I2S runs: accuracy of generated spectrograms
+generated images next to chance; and measures of realism that nothing in training
+reads: per-class accuracy and the confusion matrix, the radial power-spectrum gap and
+the total-variation ratio to real frames (with the two real halves as reference), the
+noise spread, and FID/KID on the features of a judge network of another architecture
+(``--no-judge`` skips it). I2S runs: accuracy of generated spectrograms
 under the sound classifier (sec. 5.4). Writes ``metrics.json``, prints a table,
 and draws accuracy versus epoch (Fig. 9) as ``accuracy_curve.png``.
 
@@ -30,8 +34,11 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint", choices=("last", "best"), default="last",
                    help="the last epoch (default) or the run's best.keras")
+    p.add_argument("--no-judge", action="store_true", help="S2I: skip the judge FID/KID "
+                   "(whose network is trained once per dataset when the cache has none)")
     args = p.parse_args(argv)
-    evaluate_run(args.run, n=args.n, seed=args.seed, checkpoint=args.checkpoint)
+    evaluate_run(args.run, n=args.n, seed=args.seed, checkpoint=args.checkpoint,
+                 judge=not args.no_judge)
     return 0
 
 

@@ -17,6 +17,7 @@ import tensorflow as tf
 from tfav import audio, metrics, objectives, realism, tasks
 from tfav.data.decode import read_image
 from tfav.models.encoders import encoder_from_classifier
+from tfav.models.encoders import judge_features as encoder_from_judge
 from tfav.models.generators import resize_spectrogram
 from tfav.visualize import image_grid, line_plot, spectrogram_rgb, to_uint8_image
 
@@ -242,6 +243,8 @@ def final_metrics(probe: Probe, model, evaluators: dict, seed: int = 0,
         logits = verifier.predict(gen, verbose=0)
         results.update(_per_class(logits, val["label"], probe.index.categories))
         results.update(probe.real_realism_reference())
+        if "judge" in ev:
+            results.update(judge_metrics(probe, model, ev["judge"], gen, diversity_conditions))
         results["inception_score"], results["inception_score_std"] = metrics.inception_score(
             logits, splits=min(10, len(logits)), from_logits=True
         )
@@ -277,6 +280,30 @@ def final_metrics(probe: Probe, model, evaluators: dict, seed: int = 0,
         results["real_lms_accuracy"] = metrics.classification_accuracy(real_probs, val["label"])
 
     return {k: float(v) if isinstance(v, np.floating | float) else v for k, v in results.items()}
+
+
+def judge_metrics(probe: Probe, model, judge, generated, conditions: int = 64) -> dict:
+    """FID and KID on the judge's features (validation frames against images generated
+    from validation sounds), beside the same between training and validation frames
+    (real against real), and the noise spread measured in judge features."""
+    features = encoder_from_judge(judge)
+    val, train = probe.data["validation"], probe.data.get("train")
+
+    def embed(images):
+        return np.asarray(features.predict(images, batch_size=128, verbose=0), np.float64)
+
+    real, fake = embed(val["image"]), embed(generated)
+    out = {"judge_fid": metrics.frechet_distance(real, fake),
+           "judge_kid": realism.kernel_inception_distance(real, fake)}
+    if train is not None:
+        reference = embed(train["image"])
+        out["judge_fid_real"] = metrics.frechet_distance(real, reference)
+        out["judge_kid_real"] = realism.kernel_inception_distance(real, reference)
+    draws = probe.noise_draws(model, conditions)
+    spread = metrics.diversity(draws, feature_fn=embed)
+    out["noise_spread_judge"] = spread / metrics.within_class_distance(
+        val["image"], val["label"], feature_fn=embed)
+    return out
 
 
 def _per_class(probs, labels, categories) -> dict:

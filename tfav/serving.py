@@ -11,14 +11,26 @@ model into the ``keras.export.ExportArchive`` whose signatures are listed in
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
 import keras
 import numpy as np
 import tensorflow as tf
+from tqdm import tqdm
 
 from tfav import audio, tasks
 from tfav.audio import CHUNK_SAMPLES
+from tfav.errors import ConfigError
 from tfav.models.encoders import encoder_from_classifier
 from tfav.models.generators import resize_spectrogram
+from tfav.runs import load_trained, read_config
 
 #: Modulus of the noise hash (a prime; seeds are taken modulo it).
 NOISE_PRIME = 2**31 - 1
@@ -207,3 +219,140 @@ def build_archive(task, model):
     if task.kind == "gan":
         return _gan_archive(model, task.direction)
     return _classifier_archive(model, task)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+FORMATS = ("savedmodel", "tflite", "both")
+QUANTIZATIONS = ("none", "float16", "dynamic")
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _run_config(run):
+    """``(task, config)`` of a run folder written by ``python -m tfav.train``."""
+    run = Path(run)
+    config = read_config(run)
+    if "task" not in config:
+        raise ConfigError(f"{run / 'config.json'}: unreadable run configuration (no task)")
+    task = tasks.get_task(config["task"])
+    if task.kind == "regressor":
+        raise ConfigError(f"{run}: '{task.name}' runs are evaluation tools; nothing to export")
+    return task, config
+
+
+@dataclasses.dataclass
+class ExportResult:
+    """Where an export went: the SavedModel version folder and/or the TFLite file."""
+
+    name: str
+    version: int
+    saved_model: Path | None
+    tflite: Path | None
+    signatures: list
+
+
+def next_version(base: Path) -> int:
+    """1 + the highest version under ``base`` (folders ``N`` and files ``N[.q].tflite``)."""
+    taken = [0]
+    if base.is_dir():
+        for p in base.iterdir():
+            head = p.name.split(".")[0]
+            if head.isdigit() and (p.is_dir() or p.name.endswith(".tflite")):
+                taken.append(int(head))
+    return max(taken) + 1
+
+
+def convert_to_tflite(saved_model_dir, signature_keys, quantize="none") -> bytes:
+    """TFLite flatbuffer of a SavedModel's signatures, builtin ops only.
+
+    ``quantize``: ``none`` (float32), ``float16`` (weights stored as float16)
+    or ``dynamic`` (int8 weights, dynamic-range quantisation).
+    """
+    if quantize not in QUANTIZATIONS:
+        raise ConfigError(f"--quantize must be one of {', '.join(QUANTIZATIONS)}, not {quantize}")
+    converter = tf.lite.TFLiteConverter.from_saved_model(
+        str(saved_model_dir), signature_keys=list(signature_keys)
+    )
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantize != "none":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    return converter.convert()
+
+
+def _metadata(task, config, model, signatures):
+
+    meta = {
+        "task": task.name, "kind": task.kind, "direction": task.direction,
+        "categories": config.get("categories"), "instrument": config.get("instrument"),
+        "sample_rate": audio.SAMPLE_RATE, "chunk_samples": audio.CHUNK_SAMPLES,
+        "signatures": signatures,
+    }  # fmt: skip
+    if task.kind == "gan":
+        meta["z_dim"] = int(model.z_dim)
+    return meta
+
+
+def export_run(run, *, fmt="savedmodel", name=None, version=None, out="export/models",
+               quantize="none", progress=True, checkpoint="last") -> ExportResult:  # fmt: skip
+    """Export a run folder (see the module docstring); returns where it went.
+
+    ``checkpoint="best"`` exports the generator of the run's ``best.keras``.
+
+    Raises:
+        ConfigError: not a run folder, unknown format, or the version exists.
+    """
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, not {fmt}")
+    if quantize != "none" and fmt == "savedmodel":
+        raise ConfigError("--quantize applies to TFLite: add --format tflite or both")
+    task, config = _run_config(run)
+    name = name or task.name + (f"_{config['instrument']}" if config.get("instrument") else "")
+    if not name.replace("_", "").replace("-", "").isalnum():
+        raise ConfigError(f"--name {name!r}: use letters, digits, '_' and '-' only")
+    base = Path(out) / name
+    version = int(version) if version is not None else next_version(base)
+    final = base / str(version)
+    suffix = "" if quantize == "none" else f".{quantize}"
+    tflite_path = base / f"{version}{suffix}.tflite"
+    for path, wanted in ((final, fmt != "tflite"), (tflite_path, fmt != "savedmodel")):
+        if wanted and path.exists():
+            raise ConfigError(f"{path}: version {version} exists already; pass another --version")
+    steps = tqdm(total=3 + (fmt != "savedmodel"), desc="export", disable=not progress)
+    model = load_trained(run, task.name, checkpoint=checkpoint)
+    steps.update()
+    archive = build_archive(task, model)
+    signatures = ["serving_default", "with_noise", "encode"] if task.kind == "gan" else [
+        "serving_default"
+    ]
+    steps.update()
+    base.mkdir(parents=True, exist_ok=True)
+    # A hidden folder beside the versions: a server never mistakes it for one.
+    tmp = Path(tempfile.mkdtemp(prefix=f".{version}.tmp-", dir=base))
+    try:
+        saved = tmp / "saved_model"
+        with contextlib.redirect_stdout(sys.stderr):
+            archive.write_out(str(saved), verbose=False)
+        extra = saved / "assets.extra"
+        extra.mkdir(exist_ok=True)
+        meta = _metadata(task, config, model, signatures)
+        (extra / "tfav.json").write_text(json.dumps(meta, indent=1))
+        steps.update()
+        if fmt != "savedmodel":
+            (tmp / "model.tflite").write_bytes(convert_to_tflite(saved, signatures, quantize))
+            steps.update()
+        if fmt != "tflite":
+            os.rename(saved, final)
+        if fmt != "savedmodel":
+            os.replace(tmp / "model.tflite", tflite_path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        steps.close()
+    return ExportResult(
+        name, version, final if fmt != "tflite" else None,
+        tflite_path if fmt != "savedmodel" else None, signatures,
+    )  # fmt: skip

@@ -9,6 +9,9 @@ sound_encoder       LMS instrument classifier (Fig. 4); its 128-d FC layer is
 image_encoder       image instrument classifier (Fig. 5); the image encoding
                     of I2S and the evaluation verifier (Gamma, sec. 5.2.2)
 sound_autoencoder   stacked conv/deconv LMS autoencoder (sec. 5.1), S2I-A
+judge               image classifier of another architecture (residual), trained on
+                    real frames; its features give the judge FID/KID, and nothing
+                    in training, checkpoint choice or tuning reads it
 pose_regressor      image -> pose vector, to measure pose-oriented S2I
                     (embedded dataset ground truth; not in the paper)
 pose_from_sound     LMS -> pose vector: how much of the pose the sound
@@ -68,6 +71,8 @@ class Task:
             what the sound says about the pose.
         objective: the registered objective (``tfav.objectives``) that builds
             and trains the task's model; ``supervised`` for the non-GAN kinds.
+        network: for supervised image tasks, ``chen`` (the Fig. 5 network) or
+            ``judge`` (``models.encoders.judge_classifier``, a residual network).
     """
 
     name: str
@@ -86,6 +91,7 @@ class Task:
     image_size: int = 64
     pose_encoder: str | None = None
     objective: str = "supervised"
+    network: str = "chen"
 
 
 TASKS = {
@@ -97,6 +103,8 @@ TASKS = {
              modality="image", epochs=5),
         Task("sound_autoencoder", "autoencoder", "stacked LMS autoencoder (Chen sec. 5.1)",
              modality="sound", epochs=8),
+        Task("judge", "classifier", "image judge of another architecture, for evaluation only",
+             modality="image", epochs=5, network="judge"),
         Task("pose_regressor", "regressor", "image -> pose vector, for evaluation",
              modality="image", epochs=40),
         Task("pose_from_sound", "regressor", "sound -> pose vector: what the sound tells",

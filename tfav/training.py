@@ -331,10 +331,11 @@ def _name_the_bad_file(error, index, categories, image_size, run_dir, epochs_don
 
 
 def evaluate_run(run_dir, n: int = 512, diversity_conditions: int = 64, seed: int = 0, log=print,
-                 checkpoint: str = "last"):
+                 checkpoint: str = "last", judge: bool = True):
     """All metrics of a finished (or checkpointed) GAN run; writes ``metrics.json``
     (``metrics_best.json`` for ``checkpoint="best"``, the run's ``best.keras``) and
-    ``accuracy_curve.png``."""
+    ``accuracy_curve.png``. ``judge``: for S2I, also the judge FID/KID (trains the
+    judge network once per dataset if the cache has none)."""
     run_dir = Path(run_dir)
     task, config = runs.read_generator_run(run_dir)
     index = index_pairs(config["data"])
@@ -343,7 +344,9 @@ def evaluate_run(run_dir, n: int = 512, diversity_conditions: int = 64, seed: in
     model = runs.load_trained(run_dir, task.name, checkpoint=checkpoint)
     fixed = probe.Probe.from_index(task, index, cats, n=n, seed=seed)
     has_pose = bool(instrument) and not np.isnan(fixed.data["validation"]["pose"]).any()
-    names = probe.evaluator_names(task, instrument, has_pose)
+    # The judge measures only here: nothing in training or tuning reads it.
+    names = probe.evaluator_names(task, instrument, has_pose) + (
+        ("judge",) if task.direction == "s2i" and judge else ())
     resources = Resources(config["data"], index, {}, log=log)
     evaluators = {name: resources.dependency(name, instrument=instrument) for name in names}
     results = {"task": task.name, "instrument": instrument, "run_dir": str(run_dir),

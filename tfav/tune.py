@@ -127,7 +127,8 @@ def run_plan(task, plan: TrialPlan, run_dir: Path, *, epochs, settings) -> dict:
               epochs=epochs, batch_size=plan.batch_size, out=run_dir, resume=done > 0,
               seed=settings["seed"], hyper=plan.hyper, steps_per_epoch=settings["steps_per_epoch"],
               evaluate=False, verbose=settings["verbose"])
-        metrics = evaluate_run(run_dir, n=settings["eval_n"], seed=settings["seed"],
+        # No judge: the judge network is never used to choose anything.
+        metrics = evaluate_run(run_dir, n=settings["eval_n"], seed=settings["seed"], judge=False,
                                log=print if settings["verbose"] else (lambda *a: None))
     summary = json.loads((run_dir / "summary.json").read_text())
     steps = summary["train_pairs"] // summary["batch_size"]

@@ -302,3 +302,45 @@ def sound_autoencoder(
     """
     network = _ae_network(n_mels, frames, filters, kernels, encoding_dim)
     return SoundAutoencoder(network, stacks=stacks, name="sound_autoencoder")
+
+
+def judge_classifier(num_classes: int, image_size: int = 64, width: int = 32,
+                     name: str = "judge") -> keras.Model:
+    """An image classifier of another architecture than the verifier, for judging only.
+
+    Its features (``features``: global average pooling of the last residual stage,
+    ``4 * width`` wide) give the judge FID and KID of ``tfav.evaluate``. Nothing in
+    training, checkpoint choice or tuning reads it, so a generator cannot learn its
+    blind spots; and it shares no design with the verifier (Fig. 5: plain 3x3
+    convolutions, max pooling, an FC stack with dropout): a residual network (He et
+    al. 2016) with batch norm, strided downsampling and global average pooling.
+
+    Returns:
+        A functional model ``image [B, S, S, 3] -> logits [B, num_classes]``.
+    """
+    image = keras.Input((image_size, image_size, 3), name="image")
+    x = layers.Conv2D(width, 3, padding="same", use_bias=False, name="stem")(image)
+    x = layers.ReLU(name="stem_relu")(layers.BatchNormalization(name="stem_bn")(x))
+    for stage, filters in enumerate((width, 2 * width, 4 * width)):
+        stride = 1 if stage == 0 else 2
+        shortcut = x
+        if stride != 1 or x.shape[-1] != filters:
+            shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False,
+                                     name=f"res{stage}_project")(x)
+        y = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False,
+                          name=f"res{stage}_conv1")(x)
+        y = layers.ReLU(name=f"res{stage}_relu1")(layers.BatchNormalization(
+            name=f"res{stage}_bn1")(y))
+        y = layers.Conv2D(filters, 3, padding="same", use_bias=False,
+                          name=f"res{stage}_conv2")(y)
+        y = layers.BatchNormalization(name=f"res{stage}_bn2")(y)
+        x = layers.ReLU(name=f"res{stage}_out")(layers.Add(name=f"res{stage}_add")([y, shortcut]))
+    features = layers.GlobalAveragePooling2D(name="features")(x)
+    logits = layers.Dense(num_classes, name="logits")(features)
+    return keras.Model(image, logits, name=name)
+
+
+def judge_features(judge: keras.Model) -> keras.Model:
+    """The judge cut at its ``features`` layer."""
+    return keras.Model(judge.input, judge.get_layer("features").output,
+                       name=f"{judge.name}_features")

@@ -38,6 +38,9 @@ def build(ctx: registry.BuildContext) -> keras.Model:
             model = soundnet8(num_classes=ctx.num_classes)
         elif task.modality == "sound":
             model = encoders.sound_classifier(ctx.num_classes, base_filters=bf)
+        elif task.network == "judge":
+            model = encoders.judge_classifier(ctx.num_classes, image_size=ctx.image_size,
+                                              width=bf * 2)
         else:
             model = encoders.image_classifier(ctx.num_classes, image_size=ctx.image_size,
                                               base_filters=bf)
