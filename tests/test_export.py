@@ -243,7 +243,7 @@ def test_versions_atomicity_and_cli_errors(s2i, work, monkeypatch, capsys):
 
     before = sorted(p.name for p in (out / "s2i_instrument").iterdir())
     assert "1" in before and "2" not in before
-    monkeypatch.setattr(export, "_metadata", fail)
+    monkeypatch.setattr(serving, "_metadata", fail)
     with pytest.raises(OSError, match="disk full"):
         export.main([str(run), "--out", str(out), "--name", "s2i_instrument"])
     assert sorted(p.name for p in (out / "s2i_instrument").iterdir()) == before  # no 2, no temp

@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tfav.cli import one_line_errors
+from tfav.cli import number_in, one_line_errors
 from tfav.training import evaluate_run
 
 
@@ -30,7 +30,8 @@ from tfav.training import evaluate_run
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m tfav.evaluate", description=__doc__.split("\n")[0])
     p.add_argument("run", help="run folder written by python -m tfav.train")
-    p.add_argument("--n", type=int, default=512, help="conditions per split (default 512)")
+    p.add_argument("--n", type=number_in(int, 2), default=512,
+                   help="conditions per split (default 512)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint", choices=("last", "best"), default="last",
                    help="the last epoch (default) or the run's best.keras")

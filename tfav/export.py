@@ -35,7 +35,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tfav.cli import one_line_errors
+from tfav.cli import number_in, one_line_errors
 from tfav.serving import FORMATS, QUANTIZATIONS, export_run
 
 
@@ -44,7 +44,8 @@ def parse_args(argv=None):
     p.add_argument("run", help="run folder written by python -m tfav.train")
     p.add_argument("--format", default="savedmodel", choices=FORMATS)
     p.add_argument("--name", help="model name (default: the task[_instrument])")
-    p.add_argument("--version", type=int, help="version number (default: the next free one)")
+    p.add_argument("--version", type=number_in(int, 1),
+                   help="version number (default: the next free one)")
     p.add_argument("--out", default="export/models", help="models folder (default export/models)")
     p.add_argument("--quantize", default="none", choices=QUANTIZATIONS,
                    help="TFLite weights: none (float32), float16 or dynamic (int8)")

@@ -22,7 +22,7 @@ import soundfile as sf
 
 from tfav import audio, tasks
 from tfav.audio import SAMPLE_RATE
-from tfav.cli import one_line_errors
+from tfav.cli import number_in, one_line_errors
 from tfav.data.decode import read_image
 from tfav.errors import AudioError, ConfigError
 from tfav.files import atomic_write_bytes
@@ -67,9 +67,11 @@ def main(argv=None):
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--audio", help="sound file (S2I runs)")
     source.add_argument("--image", help="image file (I2S runs)")
-    p.add_argument("--n", type=int, default=8, help="samples with different noise (default 8)")
+    p.add_argument("--n", type=number_in(int, 1), default=8,
+                   help="samples with different noise (default 8)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--offset", type=float, default=0.0, help="start of the half second, in s")
+    p.add_argument("--offset", type=number_in(float, 0.0), default=0.0,
+                   help="start of the half second, in s")
     p.add_argument("--out", help="output folder (default RUN/generated/<input name>)")
     p.add_argument("--gains", help="S2I: comma-separated volume gains, one row each (Wan 5.3)")
     p.add_argument("--checkpoint", choices=("last", "best"), default="last",

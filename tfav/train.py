@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 
 from tfav import distribute, tasks
-from tfav.cli import one_line_errors
+from tfav.cli import number_in, one_line_errors
 from tfav.errors import ConfigError
 from tfav.objectives import registry
 from tfav.training import train
@@ -84,7 +84,10 @@ def _add_hyper_option(group, name, f):
         metavar = "H"
     elif name == "augment":
         metavar = "POLICY"
-    group.add_argument(flag, type=_TYPES[kind], choices=meta.get("choices"), metavar=metavar,
+    low, high, low_open = meta.get("range", (None, None, False))
+    parse = _TYPES[kind] if kind == "str" else number_in(_TYPES[kind], low, high,
+                                                          low_open=low_open)
+    group.add_argument(flag, type=parse, choices=meta.get("choices"), metavar=metavar,
                        help=meta.get("help"))
 
 
@@ -95,11 +98,12 @@ def parse_args(argv=None):
                    "from a file (e.g. tune's best_config.json); explicit options override it")
     p.add_argument("--instrument", help="one category (required by s2i_pose)")
     p.add_argument("--data", help="pair folder (default: the embedded dataset, built once)")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int, help="global batch (split over --strategy replicas)")
+    p.add_argument("--epochs", type=number_in(int, 1))
+    p.add_argument("--batch-size", type=number_in(int, 1),
+                   help="global batch (split over --strategy replicas)")
     p.add_argument("--out", help="run folder (default: runs/<task>[-<instrument>]/<time>)")
     p.add_argument("--resume", action="store_true", help="continue --out (or the latest run)")
-    p.add_argument("--seed", type=int, help="default 0")
+    p.add_argument("--seed", type=number_in(int, 0), help="default 0")
     p.add_argument("--strategy", default="default", choices=distribute.STRATEGIES,
                    help="default: one device; mirrored: all local GPUs; multiworker: the "
                    "machines of TF_CONFIG")
@@ -110,7 +114,8 @@ def parse_args(argv=None):
                    "--features soundnet (else SoundNet-8 is trained on the labels)")
     p.add_argument("--soundnet-allow-pickle", action="store_true",
                    help="allow unpickling --soundnet-weights (only for a file you trust)")
-    p.add_argument("--steps-per-epoch", type=int, help="cap batches per epoch (quick runs)")
+    p.add_argument("--steps-per-epoch", type=number_in(int, 1),
+                   help="cap batches per epoch (quick runs)")
     p.add_argument("--no-eval", action="store_true", help="skip per-epoch evaluation of samples")
     for name in ("sound_encoder", "image_encoder", "sound_autoencoder", "pose_regressor",
                  "soundnet"):

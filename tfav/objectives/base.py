@@ -20,23 +20,24 @@ class GANHyper:
 
     learning_rate: float | None = hyper_field(
         None, "Adam learning rate (of G for GANs; default: the task's)",
-        tune=("float", 5e-5, 1e-3, "log"), task_default="learning_rate")
+        tune=("float", 5e-5, 1e-3, "log"), task_default="learning_rate", low=0.0, low_open=True)
     d_learning_rate: float | None = hyper_field(
         None, "GANs: D's learning rate (default: G's)", tune=("float", 5e-5, 1e-3, "log"),
-        task_default="learning_rate")
+        task_default="learning_rate", low=0.0, low_open=True)
     beta_1: float = hyper_field(0.5, "Adam beta_1 of GANs (default 0.5)",
-                                tune=("float", 0.0, 0.9, "linear", 0.1))
+                                tune=("float", 0.0, 0.9, "linear", 0.1), low=0.0, high=0.999)
     z_dim: int = hyper_field(100, "noise width (default 100)",
-                             tune=("choice", [16, 32, 64, 100, 128]))
+                             tune=("choice", [16, 32, 64, 100, 128]), low=1)
     base_filters: int | None = hyper_field(
         None, "channel unit (default: the task's)", tune=("choice", [16, 32, 48, 64]),
-        task_default="base_filters")
+        task_default="base_filters", low=1)
     # The papers' "deconv" leaves pixel speckle for thousands of steps.
     upsampling: str = hyper_field(
         "resize", "GAN generators: resize-convolution (default) or the papers' transposed "
         "convolution", choices=("resize", "deconv"))
     generator_average: float = hyper_field(
-        0.999, "GANs: sample from a moving average of G's weights (default 0.999; 0 = off)")
+        0.999, "GANs: sample from a moving average of G's weights (default 0.999; 0 = off)",
+        low=0.0, high=0.9999)
 
 
 def adam_pair(hyper, learning_rate: float):

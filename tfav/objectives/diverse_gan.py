@@ -266,15 +266,15 @@ class DiverseHyper(GANHyper):
         "fbank", "a2i tasks: sound vector (Wan et al. Table 2; default fbank)",
         choices=("spectrogram", "fbank", "mfcc", "soundnet"))
     g_steps: int = hyper_field(1, "Chen and a2i_diverse GANs: generator steps per "
-                               "discriminator step (default 1)", tune=("choice", [1, 2]))
+                               "discriminator step (default 1)", tune=("choice", [1, 2]), low=1)
     # The paper sums the losses with weight 1 (eq. 4).
     consistency_weight: float = hyper_field(
         1.0, "a2i_diverse: weight of the audio consistency loss L2(a, I2A(G(a, z))) "
-        "(default 1, the paper)")
+        "(default 1, the paper)", low=0.0)
     # Not in Yang et al. (Mao et al. 2019).
     mode_seeking_weight: float = hyper_field(
         0.0, "a2i_diverse: weight of the mode-seeking term of Mao et al. 2019, which rewards "
-        "images that differ with z (default 0, as in Yang et al.)")
+        "images that differ with z (default 0, as in Yang et al.)", low=0.0)
 
 
 def build(ctx: registry.BuildContext) -> DiverseGAN:

@@ -208,13 +208,14 @@ class ChenHyper(GANHyper):
     spectral_norm: bool = hyper_field(False, "spectral norm in Chen discriminators "
                                       "(default off)", tune=("boolean",))
     g_steps: int = hyper_field(1, "Chen and a2i_diverse GANs: generator steps per "
-                               "discriminator step (default 1)", tune=("choice", [1, 2, 3]))
+                               "discriminator step (default 1)", tune=("choice", [1, 2, 3]), low=1)
     augment: str = hyper_field("", "Chen S2I GANs: DiffAugment of D's images, e.g. "
                                "translation,cutout or color,translation,cutout (default none)")
     # 0 = the uniform draw of Reed et al.
     hard_wrong_pairs: float = hyper_field(
         0.0, "S2I-C / S2I-A: share of wrong pairs whose category is drawn by how often the "
-        "sound classifier mistakes the condition's category for it (default 0: uniform)")
+        "sound classifier mistakes the condition's category for it (default 0: uniform)",
+        low=0.0, high=1.0)
     # Not in Chen et al. (Odena et al. 2017, as in Wan's row g).
     aux_classifier: bool = hyper_field(
         False, "Chen GANs with several categories: D also classifies the instrument and G is "

@@ -36,7 +36,7 @@ from tfav.errors import ConfigError
 
 
 def hyper_field(default, help: str, *, tune: tuple | None = None, choices=None,
-                task_default: str | None = None):
+                task_default: str | None = None, low=None, high=None, low_open=False):
     """A hyperparameter: its default, its ``--flag`` help and its search space.
 
     Args:
@@ -47,9 +47,11 @@ def hyper_field(default, help: str, *, tune: tuple | None = None, choices=None,
         choices: The allowed values of a string option.
         task_default: The ``tasks.Task`` attribute that holds the default when
             ``default`` is ``None`` (e.g. ``"learning_rate"``).
+        low, high, low_open: The range a ``--flag`` accepts (``low_open``: ``> low``).
     """
     return dataclasses.field(default=default, metadata={
-        "help": help, "tune": tune, "choices": choices, "task_default": task_default})
+        "help": help, "tune": tune, "choices": choices, "task_default": task_default,
+        "range": (low, high, low_open)})
 
 
 def default_of(f: dataclasses.Field, task):

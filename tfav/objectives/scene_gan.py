@@ -237,7 +237,7 @@ class SceneHyper(GANHyper):
         choices=("spectrogram", "fbank", "mfcc", "soundnet"))
     # Wan et al. sec. 5: "we train generator five times per each update of discriminator".
     g_per_d: int = hyper_field(5, "a2i_scene: generator steps per discriminator step "
-                               "(default 5)", tune=("choice", [1, 2, 5]))
+                               "(default 5)", tune=("choice", [1, 2, 5]), low=1)
 
 
 def sound_vector_source(task, hyper, resources):

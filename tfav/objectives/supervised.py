@@ -25,9 +25,9 @@ class SupervisedHyper:
 
     learning_rate: float | None = hyper_field(
         None, "Adam learning rate (of G for GANs; default: the task's)",
-        task_default="learning_rate")
+        task_default="learning_rate", low=0.0, low_open=True)
     base_filters: int | None = hyper_field(None, "channel unit (default: the task's)",
-                                           task_default="base_filters")
+                                           task_default="base_filters", low=1)
 
 
 def build(ctx: registry.BuildContext) -> keras.Model:
