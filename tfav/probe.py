@@ -228,8 +228,9 @@ class Probe:
 
 
 def final_metrics(probe: Probe, model, evaluators: dict, seed: int = 0,
-                  diversity_conditions: int = 64) -> dict:
-    """Every measure of ``tfav.evaluate`` for ``model`` on the probe's conditions."""
+                  diversity_conditions: int = 64, objective=None) -> dict:
+    """Every measure of ``tfav.evaluate`` for ``model`` on the probe's conditions
+    (``objective``: the run's, for its extra metrics; default: the task's)."""
     task, ev = probe.task, evaluators
     results = {}
     has_pose = "pose_regressor" in ev
@@ -254,7 +255,7 @@ def final_metrics(probe: Probe, model, evaluators: dict, seed: int = 0,
         real = probe.real_within_class_distance()
         results.update(diversity=results["diversity_ratio"] * real,
                        real_within_class_distance=real)
-        extra = objectives.for_task(task).extra_metrics
+        extra = (objective or objectives.for_task(task)).extra_metrics
         if extra is not None:
             results.update(extra(model, val, seed=seed))
         if has_pose:
@@ -268,6 +269,9 @@ def final_metrics(probe: Probe, model, evaluators: dict, seed: int = 0,
                     ev["pose_regressor"].predict(val["image"], verbose=0), val["pose"]
                 ),
             }
+            if "pose_from_sound" in ev:  # what the sound alone tells of the pose: the ceiling
+                errors["_sound_regressor"] = metrics.pose_error(
+                    ev["pose_from_sound"].predict(val["lms"], verbose=0), val["pose"])
             for suffix, err in errors.items():
                 results[f"pose_error{suffix}"] = float(err.overall)
                 for dim, value in zip(metrics.POSE_DIMENSIONS, err.per_dimension, strict=True):

@@ -35,7 +35,8 @@ from tfav.objectives import registry
 from tfav.training import train
 
 #: What a ``--config`` file may set besides the objectives' hyperparameters.
-CONFIG_KEYS = ("task", "instrument", "epochs", "batch_size", "steps_per_epoch", "seed")
+CONFIG_KEYS = ("task", "instrument", "epochs", "batch_size", "steps_per_epoch", "seed",
+               "recipe")
 _JSON_TYPES = {"float": (int, float), "int": (int,), "bool": (bool,), "str": (str,)}
 
 
@@ -52,7 +53,7 @@ def read_config(path) -> dict:
         raise ConfigError(f"{path}: expected a JSON object of option names and values")
     types = {name: str(f.type) for name, f in registry.hyper_fields().items()}
     types.update(task="str", instrument="str | None", epochs="int", batch_size="int",
-                 steps_per_epoch="int | None", seed="int")
+                 steps_per_epoch="int | None", seed="int", recipe="str | None")
     for key, value in config.items():
         if key not in types:
             raise ConfigError(f"{path}: unknown key '{key}' (known: {', '.join(types)})")
@@ -104,6 +105,10 @@ def parse_args(argv=None):
     p.add_argument("--out", help="run folder (default: runs/<task>[-<instrument>]/<time>)")
     p.add_argument("--resume", action="store_true", help="continue --out (or the latest run)")
     p.add_argument("--seed", type=number_in(int, 0), help="default 0")
+    p.add_argument("--recipe", choices=[o.name for o in registry.all_objectives()
+                                         if o.name != "supervised"],
+                   help="GAN tasks: the objective that trains the task instead of its own, "
+                   "e.g. paired_gan (S2I with paired reconstruction); see ARCHITECTURE.md")
     p.add_argument("--strategy", default="default", choices=distribute.STRATEGIES,
                    help="default: one device; mirrored: all local GPUs; multiworker: the "
                    "machines of TF_CONFIG")
@@ -153,6 +158,7 @@ def main(argv=None):
         batch_size=option("batch_size"), out=args.out, resume=args.resume,
         seed=option("seed", 0), hyper=hyper, steps_per_epoch=option("steps_per_epoch"),
         encoders=encoders, evaluate=not args.no_eval, strategy=strategy,
+        recipe=option("recipe"),
     )
     return 0
 

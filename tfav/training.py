@@ -82,11 +82,12 @@ def evaluators_for(task, resources: Resources) -> dict:
     return {name: resources.dependency(name, instrument=resources.instrument) for name in names}
 
 
-def hyper_for(task, hyper=None, stored: dict | None = None):
+def hyper_for(task, hyper=None, stored: dict | None = None, objective=None):
     """The objective's hyperparameters of a run: ``hyper`` (a dict of overrides or the
     objective's dataclass); when resuming, the ``stored`` ones of ``config.json``, which
-    an explicit different value may not change."""
-    objective = objectives.for_task(task)
+    an explicit different value may not change. ``objective``: the run's (default: the
+    task's)."""
+    objective = objective or objectives.for_task(task)
     if hyper is not None and not isinstance(hyper, dict):
         if not isinstance(hyper, objective.hyper):
             raise ConfigError(f"task '{task.name}' takes {objective.hyper.__name__}, "
@@ -121,6 +122,7 @@ def train(
     evaluate: bool = True,
     verbose: int = 1,
     strategy=None,
+    recipe: str | None = None,
 ) -> Path:
     """Train ``task_name`` and return its run folder (see ``tfav.runs``).
 
@@ -138,9 +140,11 @@ def train(
             ``tfav.distribute.STRATEGIES``; ``None``: the current one. Under
             ``multiworker`` only the chief writes ``out``; the other workers
             write to a scratch folder that is removed at the end.
+        recipe: the objective that trains the task instead of the task's own
+            (``Task.objective``), e.g. ``paired_gan`` for an S2I task; a resumed run
+            keeps its own.
     """
     task = tasks.get_task(task_name)
-    objective = objectives.for_task(task)
     if strategy is None or isinstance(strategy, str):
         strategy = distribute.make_strategy(strategy) if strategy else tf.distribute.get_strategy()
     replicas = strategy.num_replicas_in_sync
@@ -163,8 +167,14 @@ def train(
     run_dir, out_dir, state, chief = _run_folder(task, instrument, out, resume, strategy)
     if not chief:
         evaluate = False
-    stored = runs.read_config(run_dir).get("hyper") if state["epoch"] else None
-    hyper = hyper_for(task, hyper, stored)
+    stored = runs.read_config(run_dir) if state["epoch"] else {}
+    if recipe and stored.get("objective", task.objective) != recipe:
+        raise ConfigError(f"--resume: the run was trained with --recipe "
+                          f"{stored.get('objective', task.objective)}, not {recipe}")
+    objective = objectives.get(stored.get("objective") or recipe or task.objective)
+    if objective.name != task.objective and task.kind != "gan":
+        raise ConfigError(f"--recipe {objective.name}: for GAN tasks, not {task.name}")
+    hyper = hyper_for(task, hyper, stored.get("hyper") if stored else None, objective)
 
     epochs = epochs or task.epochs
     batch_size = batch_size or task.batch_size
@@ -179,7 +189,7 @@ def train(
     config = {
         "task": task.name, "data": os.path.abspath(index.root), "instrument": instrument,
         "categories": list(index.categories), "epochs": epochs, "batch_size": batch_size,
-        "seed": seed, "hyper": dataclasses.asdict(hyper),
+        "seed": seed, "objective": objective.name, "hyper": dataclasses.asdict(hyper),
     }  # fmt: skip
     if replicas > 1:
         config["replicas"] = replicas
@@ -205,9 +215,8 @@ def train(
             log(f"[tfav] resuming {run_dir} after epoch {state['epoch']}")
             model = runs.load_trained(run_dir, task.name, compile=True)
         else:
-            model = objectives.build_model(task, len(index.categories), hyper,
-                                           encoder=condition_encoder, seed=seed,
-                                           image_size=task.image_size)
+            model = objective.build(objectives.BuildContext(
+                task, len(index.categories), hyper, condition_encoder, task.image_size, seed))
             if objective.prepare is not None:
                 objective.prepare(model, train_ds, log=log)
         distribute.prepare(model, strategy)
@@ -346,13 +355,16 @@ def evaluate_run(run_dir, n: int = 512, diversity_conditions: int = 64, seed: in
     has_pose = bool(instrument) and not np.isnan(fixed.data["validation"]["pose"]).any()
     # The judge measures only here: nothing in training or tuning reads it.
     names = probe.evaluator_names(task, instrument, has_pose) + (
-        ("judge",) if task.direction == "s2i" and judge else ())
+        ("judge",) if task.direction == "s2i" and judge else ()) + (
+        ("pose_from_sound",) if task.direction == "s2i" and has_pose else ())
     resources = Resources(config["data"], index, {}, log=log)
     evaluators = {name: resources.dependency(name, instrument=instrument) for name in names}
     results = {"task": task.name, "instrument": instrument, "run_dir": str(run_dir),
                "checkpoint": checkpoint}
+    objective = objectives.get(config.get("objective", task.objective))
     results.update(probe.final_metrics(fixed, model, evaluators, seed=seed,
-                                       diversity_conditions=diversity_conditions))
+                                       diversity_conditions=diversity_conditions,
+                                       objective=objective))
     history = runs.read_state(run_dir)["history"]
     probe.accuracy_curve(run_dir / "accuracy_curve.png", task, history)
     name = "metrics.json" if checkpoint == "last" else f"metrics_{checkpoint}.json"

@@ -21,6 +21,8 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from tfav.models.blocks import down_stack
+
 ENCODING_DIM = 128
 
 
@@ -344,3 +346,19 @@ def judge_features(judge: keras.Model) -> keras.Model:
     """The judge cut at its ``features`` layer."""
     return keras.Model(judge.input, judge.get_layer("features").output,
                        name=f"{judge.name}_features")
+
+
+def latent_encoder(z_dim: int, image_size: int = 64, base_filters: int = 32,
+                   name: str = "latent_encoder") -> keras.Model:
+    """Image -> ``[mu, logvar]`` of the noise that, with the sound, reproduces the image.
+
+    The encoder ``E`` of a cVAE-GAN / BicycleGAN (Zhu et al. 2017, sec. 3.3): strided
+    4x4 convolutions with leaky ReLU (no normalisation, so one image's code does not
+    depend on its batch) down to 4x4, then two linear heads.
+    """
+    image = keras.Input((image_size, image_size, 3), name="image")
+    x = down_stack(image, base_filters, batch_norm=False, use_bias=True)
+    x = layers.Flatten(name="flatten")(x)
+    mu = layers.Dense(z_dim, name="mu")(x)
+    logvar = layers.Dense(z_dim, name="logvar")(x)
+    return keras.Model(image, [mu, logvar], name=name)

@@ -6,7 +6,7 @@ so saved models load): ``supervised`` (encoders, verifier, regressors),
 ``diverse_gan`` (Yang et al.). ``losses`` holds the pure loss functions.
 """
 
-from tfav.objectives import diverse_gan, gan_cls, scene_gan, supervised
+from tfav.objectives import diverse_gan, gan_cls, paired_gan, scene_gan, supervised
 from tfav.objectives.gan_cls import ConditionalGAN
 from tfav.objectives.losses import gan_cls_discriminator_loss, gan_cls_generator_loss
 from tfav.objectives.registry import BuildContext, Objective, get, register
@@ -29,4 +29,4 @@ def make_hyper(task, values: dict | None = None, *, source: str = "option"):
 
 __all__ = ["BuildContext", "ConditionalGAN", "Objective", "build_model", "diverse_gan",
            "for_task", "gan_cls", "gan_cls_discriminator_loss", "gan_cls_generator_loss", "get",
-           "make_hyper", "register", "scene_gan", "supervised"]
+           "make_hyper", "paired_gan", "register", "scene_gan", "supervised"]

@@ -80,9 +80,10 @@ class TwoOptimizerGAN(keras.Model):
         return list(self.trackers.values())
 
     def track(self, values: dict):
-        """Update every tracker from ``values`` (by name); the logs of the step."""
+        """Update the trackers named in ``values``; the logs of the step (every tracker)."""
         for name, tracker in self.trackers.items():
-            tracker.update_state(values[name])
+            if name in values:
+                tracker.update_state(values[name])
         return {name: t.result() for name, t in self.trackers.items()}
 
     def noise(self, n, seed=None):

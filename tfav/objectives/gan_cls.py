@@ -138,11 +138,14 @@ class ConditionalGAN(TwoOptimizerGAN):
         class_losses = self._class_loss(real_classes, batch), self._class_loss(fake_classes, batch)
         return real, wrong, fake, class_losses
 
-    def _track(self, d_loss, g_loss, real, wrong, fake, class_loss=0.0):
-        return self.track({
-            "d_loss": d_loss, "g_loss": g_loss, "real_score": ops.mean(ops.sigmoid(real)),
-            "wrong_score": None if wrong is None else ops.mean(ops.sigmoid(wrong)),
-            "fake_score": ops.mean(ops.sigmoid(fake)), "class_loss": class_loss})
+    @staticmethod
+    def _track_values(d_loss, g_loss, real, wrong, fake, class_loss=0.0):
+        return {"d_loss": d_loss, "g_loss": g_loss, "real_score": ops.mean(ops.sigmoid(real)),
+                "wrong_score": None if wrong is None else ops.mean(ops.sigmoid(wrong)),
+                "fake_score": ops.mean(ops.sigmoid(fake)), "class_loss": class_loss}
+
+    def _track(self, *values):
+        return self.track(self._track_values(*values))
 
     def train_step(self, batch):
         encoding = self.encode(batch["condition"])

@@ -1,0 +1,134 @@
+"""GAN-CLS with paired reconstruction: the noise carries what the sound does not say.
+
+The sound determines the instrument, the pitch (the left hand) and the loudness,
+but not the player, the room or the camera; a conditional GAN whose only signal
+for those is the adversarial loss learns to ignore its noise. Every training pair
+has its frame, so, as in BicycleGAN (Zhu et al. 2017, sec. 3.3-3.4), an encoder
+``E`` maps the real frame ``I`` to a Gaussian code and two more terms join the
+GAN-CLS generator loss of Chen et al. eq. (3):
+
+- cVAE-GAN: ``z_e ~ N(mu_E(I), sigma_E(I))``, ``|G(phi(a), z_e) - I|_1`` weighted by
+  ``reconstruction_weight`` (10 in BicycleGAN), plus ``kl_weight`` (0.01) times
+  ``KL(N(mu, sigma) || N(0, I))``, so that codes look like the prior noise;
+- cLR: ``|mu_E(G(phi(a), z)) - z|_1`` weighted by ``latent_weight`` (0.5): the noise
+  of a random draw must be recoverable from its image, so different ``z`` give
+  different images.
+
+The discriminator step is eq. (4) unchanged (real, wrong and random-``z`` fake
+pairs). Samples use ``z ~ N(0, I)`` as before. Not in Chen et al.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+from keras import ops
+
+from tfav.models.encoders import latent_encoder
+from tfav.objectives import gan_cls, registry
+from tfav.objectives.gan_cls import ChenHyper, ConditionalGAN
+from tfav.objectives.losses import gan_cls_discriminator_loss, gan_cls_generator_loss
+from tfav.objectives.registry import hyper_field
+
+
+@keras.saving.register_keras_serializable(package="tfav")
+class PairedGAN(ConditionalGAN):
+    """:class:`ConditionalGAN` plus the encoder ``E`` and the cVAE-GAN and cLR terms.
+
+    Args:
+        image_encoder: ``image -> [mu, logvar]`` of width ``z_dim``
+            (``tfav.models.encoders.latent_encoder``), trained with G.
+        reconstruction_weight, kl_weight, latent_weight: weights of the three terms.
+        Others: as :class:`ConditionalGAN`.
+    """
+
+    SUB_MODELS = (*ConditionalGAN.SUB_MODELS, "image_encoder")
+    CONFIG = (*ConditionalGAN.CONFIG, "reconstruction_weight", "kl_weight", "latent_weight")
+
+    def __init__(self, generator, discriminator, condition_encoder, image_encoder,
+                 reconstruction_weight=10.0, kl_weight=0.01, latent_weight=0.5, **kwargs):
+        super().__init__(generator, discriminator, condition_encoder, **kwargs)
+        self.image_encoder = image_encoder
+        self.reconstruction_weight = float(reconstruction_weight)
+        self.kl_weight = float(kl_weight)
+        self.latent_weight = float(latent_weight)
+        self.make_trackers([*self.trackers, "reconstruction", "kl", "latent"])
+
+    def g_variables(self):
+        return self.generator.trainable_variables + self.image_encoder.trainable_variables
+
+    def train_step(self, batch):
+        encoding = self.encode(batch["condition"])
+        n = ops.shape(encoding)[0]
+        target = ops.convert_to_tensor(batch["target"], dtype=encoding.dtype)
+        fake = self.generator([encoding, self.noise(n)], training=True)
+
+        def d_loss_fn():  # eq. (4)
+            real, wrong, fake_logits, (real_class_loss, _) = self._scores(
+                batch, encoding, fake, training=True)
+            loss = gan_cls_discriminator_loss(real, wrong, fake_logits) + real_class_loss
+            return loss, real, wrong, fake_logits
+
+        d_loss, real, wrong, fake_logits = self.minimize(
+            d_loss_fn, self.d_optimizer, self.discriminator.trainable_weights)
+
+        def g_loss_fn():
+            z = self.noise(n)
+            drawn = self.generator([encoding, z], training=True)
+            logit, classes = self._d(drawn, encoding, training=True)
+            class_loss = self._class_loss(classes, batch)
+            adversarial = gan_cls_generator_loss(logit) + class_loss  # eq. (3)
+            mu, logvar = self.image_encoder(target, training=True)
+            z_e = mu + ops.exp(0.5 * logvar) * self.noise(n)
+            rebuilt = self.generator([encoding, z_e], training=True)
+            reconstruction = ops.mean(ops.abs(rebuilt - target))
+            kl = ops.mean(ops.sum(ops.exp(logvar) + mu**2 - 1.0 - logvar, axis=-1)) * 0.5
+            recovered, _ = self.image_encoder(drawn, training=True)
+            latent = ops.mean(ops.abs(recovered - z))
+            loss = (adversarial + self.reconstruction_weight * reconstruction
+                    + self.kl_weight * kl + self.latent_weight * latent)
+            return loss, class_loss, reconstruction, kl, latent
+
+        for _ in range(self.g_steps):
+            g_loss, class_loss, reconstruction, kl, latent = self.minimize(
+                g_loss_fn, self.g_optimizer, self.g_variables())
+        self.update_averaged_generator()
+        return self.track({
+            **self._track_values(d_loss, g_loss, real, wrong, fake_logits, class_loss),
+            "reconstruction": reconstruction, "kl": kl, "latent": latent})
+
+
+@dataclasses.dataclass
+class PairedHyper(ChenHyper):
+    """:class:`ChenHyper` plus the weights of the paired terms (BicycleGAN's values)."""
+
+    reconstruction_weight: float = hyper_field(
+        10.0, "paired recipe: weight of the L1 reconstruction of the paired frame from its "
+        "encoded noise (default 10)", low=0.0)
+    kl_weight: float = hyper_field(0.01, "paired recipe: weight of the KL of the encoded "
+                                   "noise to N(0, I) (default 0.01)", low=0.0)
+    latent_weight: float = hyper_field(0.5, "paired recipe: weight of recovering z from "
+                                       "its image (default 0.5)", low=0.0)
+
+
+def build(ctx: registry.BuildContext) -> PairedGAN:
+    """Chen's G and D (``gan_cls.build``) with the encoder ``E`` beside them."""
+    base = gan_cls.build(ctx)
+    hyper = ctx.hyper
+    encoder = latent_encoder(hyper.z_dim, image_size=ctx.image_size,
+                             base_filters=ctx.base_filters)
+    model = PairedGAN(
+        base.generator, base.discriminator, base.condition_encoder, encoder,
+        reconstruction_weight=hyper.reconstruction_weight, kl_weight=hyper.kl_weight,
+        latent_weight=hyper.latent_weight, z_dim=base.z_dim,
+        use_wrong_pairs=base.use_wrong_pairs, g_steps=base.g_steps, seed=base.seed,
+        generator_average=base.generator_average, augment=base.augment,
+    )
+    model.compile(d_optimizer=base.d_optimizer, g_optimizer=base.g_optimizer)
+    return model
+
+
+OBJECTIVE = registry.register(registry.Objective(
+    "paired_gan", PairedHyper, build, condition_encoder=gan_cls.condition_encoder,
+    dataset_options=gan_cls.dataset_options))
