@@ -57,6 +57,14 @@ def test_a_toy_objective_trains_resumes_and_evaluates(tiny_pairs, tmp_path, monk
     with pytest.raises(ConfigError, match="trained with target_score=0.5"):
         training.train("toy_lsgan", data=tiny_pairs, out=run, epochs=3, batch_size=4,
                        resume=True, hyper={"target_score": 0.9}, verbose=0)
+    # --recipe: the same task trained by another objective, kept on resume.
+    other = training.train("toy_lsgan", data=tiny_pairs, out=tmp_path / "other", epochs=1,
+                           batch_size=4, hyper={"z_dim": 4}, recipe="gan_cls", verbose=0)
+    assert json.loads((other / "config.json").read_text())["objective"] == "gan_cls"
+    assert type(runs.load_trained(other, "toy_lsgan")).__name__ == "ConditionalGAN"
+    with pytest.raises(ConfigError, match="trained with --recipe gan_cls, not least_squares"):
+        training.train("toy_lsgan", data=tiny_pairs, out=other, epochs=2, batch_size=4,
+                       resume=True, recipe="least_squares", verbose=0)
     metrics = training.evaluate_run(run, n=6, log=lambda *a: None)
     assert 0.0 <= metrics["acc_val"] <= 1.0
     # The realism measures, the judge's among them, reach metrics.json.

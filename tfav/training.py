@@ -168,7 +168,7 @@ def train(
     if not chief:
         evaluate = False
     stored = runs.read_config(run_dir) if state["epoch"] else {}
-    if recipe and stored.get("objective", task.objective) != recipe:
+    if recipe and stored and stored.get("objective", task.objective) != recipe:
         raise ConfigError(f"--resume: the run was trained with --recipe "
                           f"{stored.get('objective', task.objective)}, not {recipe}")
     objective = objectives.get(stored.get("objective") or recipe or task.objective)
