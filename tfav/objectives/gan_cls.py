@@ -147,20 +147,24 @@ class ConditionalGAN(TwoOptimizerGAN):
     def _track(self, *values):
         return self.track(self._track_values(*values))
 
-    def train_step(self, batch):
-        encoding = self.encode(batch["condition"])
-        batch_size = ops.shape(encoding)[0]
+    def discriminator_step(self, batch, encoding, fake):
+        """One D step on eq. (4) with real, wrong and ``fake`` pairs; returns
+        ``(d_loss, real, wrong, fake)`` logits."""
 
-        fake = self.generator([encoding, self.noise(batch_size)], training=True)
-
-        def d_loss_fn():  # eq. (4)
+        def d_loss_fn():
             real, wrong, fake_logits, (real_class_loss, _) = self._scores(
                 batch, encoding, fake, training=True)
             loss = gan_cls_discriminator_loss(real, wrong, fake_logits) + real_class_loss
             return loss, real, wrong, fake_logits
 
-        d_loss, real, wrong, fake_logits = self.minimize(
-            d_loss_fn, self.d_optimizer, self.discriminator.trainable_weights)
+        return self.minimize(d_loss_fn, self.d_optimizer, self.discriminator.trainable_weights)
+
+    def train_step(self, batch):
+        encoding = self.encode(batch["condition"])
+        batch_size = ops.shape(encoding)[0]
+
+        fake = self.generator([encoding, self.noise(batch_size)], training=True)
+        d_loss, real, wrong, fake_logits = self.discriminator_step(batch, encoding, fake)
 
         def g_loss_fn():  # eq. (3)
             fake = self.generator([encoding, self.noise(batch_size)], training=True)

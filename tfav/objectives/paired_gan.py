@@ -28,7 +28,7 @@ from keras import ops
 from tfav.models.encoders import latent_encoder
 from tfav.objectives import gan_cls, registry
 from tfav.objectives.gan_cls import ChenHyper, ConditionalGAN
-from tfav.objectives.losses import gan_cls_discriminator_loss, gan_cls_generator_loss
+from tfav.objectives.losses import gan_cls_generator_loss
 from tfav.objectives.registry import hyper_field
 
 
@@ -63,15 +63,7 @@ class PairedGAN(ConditionalGAN):
         n = ops.shape(encoding)[0]
         target = ops.convert_to_tensor(batch["target"], dtype=encoding.dtype)
         fake = self.generator([encoding, self.noise(n)], training=True)
-
-        def d_loss_fn():  # eq. (4)
-            real, wrong, fake_logits, (real_class_loss, _) = self._scores(
-                batch, encoding, fake, training=True)
-            loss = gan_cls_discriminator_loss(real, wrong, fake_logits) + real_class_loss
-            return loss, real, wrong, fake_logits
-
-        d_loss, real, wrong, fake_logits = self.minimize(
-            d_loss_fn, self.d_optimizer, self.discriminator.trainable_weights)
+        d_loss, real, wrong, fake_logits = self.discriminator_step(batch, encoding, fake)  # eq. 4
 
         def g_loss_fn():
             z = self.noise(n)
