@@ -5,6 +5,7 @@ untrained tiny models saved as run folders (what is checked is the graph, not
 the training).
 """
 
+import fcntl
 import http.server
 import importlib.util
 import json
@@ -12,6 +13,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -197,6 +199,31 @@ def test_bad_requests_fail_with_clear_messages(s2i_saved):
         serve(waveform=tf.zeros([2, 22050]), seed=seed)
 
 
+def test_non_finite_and_empty_inputs_are_refused(s2i_saved):
+    signatures = s2i_saved.signatures
+    seed, z = tf.constant([1, 2], tf.int64), tf.zeros([2, 16])
+    one_nan, inf, all_nan = _waves(2), _waves(2), np.full([2, 22050], np.nan, np.float32)
+    one_nan[1, 100], inf[0, 5] = np.nan, -np.inf
+    late_nan = _waves(2, 30000)
+    late_nan[0, -1] = np.nan  # past the 0.5 s that is used: still a bad request
+    for wave in (one_nan, inf, all_nan, late_nan):
+        for fn, other in ((signatures["serving_default"], {"seed": seed}),
+                          (signatures["with_noise"], {"z": z}), (signatures["encode"], {})):
+            with pytest.raises(tf.errors.InvalidArgumentError, match="waveform has NaN or Inf"):
+                fn(waveform=tf.constant(wave), **other)
+    for bad in (np.nan, np.inf):
+        noise = np.zeros([2, 16], np.float32)
+        noise[1, 3] = bad
+        with pytest.raises(tf.errors.InvalidArgumentError, match="z has NaN or Inf values"):
+            signatures["with_noise"](waveform=tf.constant(_waves(2)), z=tf.constant(noise))
+    empty = tf.zeros([0, 22050])
+    for fn, other in ((signatures["serving_default"], {"seed": tf.zeros([0], tf.int64)}),
+                      (signatures["with_noise"], {"z": tf.zeros([0, 16])}),
+                      (signatures["encode"], {})):  # fmt: skip
+        with pytest.raises(tf.errors.InvalidArgumentError, match="waveform batch is empty"):
+            fn(waveform=empty, **other)
+
+
 # --------------------------------------------------------------------------- S2I TFLite
 
 
@@ -256,6 +283,74 @@ def test_versions_atomicity_and_cli_errors(s2i, work, monkeypatch, capsys):
             export.main([*argv, "--out", str(out)])
         err = capsys.readouterr().err.strip()
         assert e.value.code == 2 and text in err and "\n" not in err, err
+
+
+def test_stale_staging_folders_are_removed(sound_classifier_run, tmp_path):
+    base = tmp_path / "sound_encoder"
+    old = time.time() - 3600  # an hour ago: past serving.STALE_AFTER
+
+    def staging(name, lock=True, age=old):
+        folder = base / name
+        (folder / "saved_model").mkdir(parents=True)
+        if lock:
+            (folder / ".lock").touch()
+        os.utime(folder, (age, age))
+        return folder
+
+    killed = staging(".1.tmp-killed")  # its export died: nobody holds the lock
+    unlocked = staging(".3.tmp-oldcode", lock=False)  # staged before exports took locks
+    young = staging(".2.tmp-starting", lock=False, age=time.time())  # an export starting
+    live = staging(".1.tmp-live")
+    held = open(live / ".lock")  # a live export holds its lock (another open file: conflicts)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    try:
+        result = serving.export_run(sound_classifier_run, out=tmp_path, progress=False)
+    finally:
+        held.close()
+    assert result.version == 1 and not killed.exists() and not unlocked.exists()
+    assert young.exists() and live.exists()
+    assert sorted(p.name for p in base.iterdir()) == [".1.tmp-live", ".2.tmp-starting", "1"]
+    assert not (result.saved_model / ".lock").exists()
+
+
+def test_unusable_out_and_version_fail_before_loading(sound_classifier_run, tmp_path,
+                                                      monkeypatch, capsys):  # fmt: skip
+    def no_load(*args, **kwargs):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(serving, "load_trained", no_load)
+    run = str(sound_classifier_run)
+    file_out = tmp_path / "models.txt"
+    file_out.write_text("not a folder")
+    readonly = tmp_path / "readonly"
+    readonly.mkdir(mode=0o555)
+    if os.access(readonly, os.W_OK):  # root writes anywhere: make the folder refuse
+        mkdir = serving.Path.mkdir
+
+        def refuse(path, *args, **kwargs):
+            if readonly in path.parents:
+                raise PermissionError(13, "Permission denied", str(path))
+            return mkdir(path, *args, **kwargs)
+
+        monkeypatch.setattr(serving.Path, "mkdir", refuse)
+    cases = ((["--out", str(file_out)], f"{file_out} is a file, not a folder"),
+             (["--out", str(file_out / "sub")], f"{file_out} is a file, not a folder"),
+             (["--out", str(readonly)], f"cannot write to {readonly}"))  # fmt: skip
+    for argv, text in cases:
+        with pytest.raises(SystemExit) as e:
+            export.main([run, *argv])
+        err = capsys.readouterr().err.strip()
+        assert e.value.code == 2 and err.startswith("error: --out") and "\n" not in err, err
+        assert text in err, err
+    assert file_out.read_text() == "not a folder" and not any(readonly.iterdir())
+    with pytest.raises(SystemExit) as e:
+        export.main([run, "--version", "-3", "--out", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert e.value.code == 2 and "argument --version: must be >= 1, got -3" in err
+    for version in (-3, 0):
+        with pytest.raises(ConfigError, match="--version must be >= 1"):
+            serving.export_run(run, version=version, out=tmp_path, progress=False)
+    assert not any(tmp_path.glob("sound_encoder*"))
 
 
 # --------------------------------------------------------------------------- client
@@ -384,6 +479,10 @@ def test_i2s_export_image_to_log_mel_and_waveform(work):
     got = _runner(result.tflite)(image=images, seed=seeds)
     np.testing.assert_allclose(got["log_mel"], out["log_mel"], atol=1e-3)
     np.testing.assert_allclose(got["waveform"], wave, atol=1e-3)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="z has NaN or Inf values"):
+        model.signatures["with_noise"](image=images, z=tf.fill([2, 8], np.inf))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="image batch is empty"):
+        model.signatures["encode"](image=tf.zeros([0, 64, 64, 3], tf.uint8))
 
 
 def test_classifier_run_exports_encoding_and_probabilities(work, sound_classifier_run, capsys):
@@ -401,6 +500,9 @@ def test_classifier_run_exports_encoding_and_probabilities(work, sound_classifie
     np.testing.assert_allclose(out["probabilities"], probabilities, atol=1e-5)
     encoder = encoders.encoder_from_classifier(classifier)
     np.testing.assert_allclose(out["encoding"], encoder(lms, training=False), atol=1e-5)
+    waves[2, 7] = np.nan
+    with pytest.raises(tf.errors.InvalidArgumentError, match="waveform has NaN or Inf values"):
+        model.signatures["serving_default"](waveform=waves)
 
 
 def test_export_benchmark_table(s2i, capsys):

@@ -25,9 +25,14 @@ depend on the batch a server's batcher put it in; the same seed gives the
 same noise (:func:`tfav.serving.seeded_noise`) in Keras, the SavedModel and TFLite.
 The graphs themselves are built by :mod:`tfav.serving`.
 
+The SavedModel refuses an empty batch and NaN or Inf in any float input
+(``waveform``, ``z``) with an ``InvalidArgumentError`` naming the input; the
+TFLite graph has no such checks (see :func:`tfav.serving.convert_to_tflite`).
+
 Layout: ``<out>/<name>/<version>/`` (SavedModel, written to a hidden temporary
 folder and renamed, so a failed export leaves no version) and
-``<out>/<name>/<version>[.<quantize>].tflite``, which a server ignores.
+``<out>/<name>/<version>[.<quantize>].tflite``, which a server ignores. The
+temporary folders of killed exports are removed by the next export.
 """
 
 from __future__ import annotations

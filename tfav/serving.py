@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import keras
@@ -119,8 +122,25 @@ def to_uint8(image):
 
 
 def _checked(x, spec):
-    """``x`` with its shape checked at run time: a server passes any shape to a signature."""
-    return tf.ensure_shape(x, spec.shape, name=f"check_{spec.name}_shape")
+    """``x`` checked at run time, since a server passes anything to a signature.
+
+    Its shape must match ``spec``, its batch must not be empty and, if it is
+    float, all its values must be finite: NaN or Inf would otherwise come out
+    as a normal-looking (or all-zero) image. Each failure is an
+    ``InvalidArgumentError`` that names the input. The TFLite converter drops
+    these checks (see :func:`convert_to_tflite`).
+    """
+    name = spec.name
+    x = tf.ensure_shape(x, spec.shape, name=f"check_{name}_shape")
+    nonempty = tf.debugging.assert_positive(
+        tf.shape(x)[0], message=f"{name} batch is empty (0 examples)", name=f"check_{name}_batch"
+    )
+    with tf.control_dependencies([nonempty]):
+        x = tf.identity(x)
+    if spec.dtype.is_floating:
+        x = tf.debugging.assert_all_finite(x, f"{name} has NaN or Inf values",
+                                           name=f"check_{name}_finite")  # fmt: skip
+    return x
 
 
 def _same_batch(a, b, what):
@@ -265,11 +285,96 @@ def next_version(base: Path) -> int:
     return max(taken) + 1
 
 
+#: A staging folder is ``.<version>.tmp-<random>`` in ``<out>/<name>``.
+_STAGING = re.compile(r"\.\d+\.tmp-")
+#: The lock file in a staging folder, held by its export while it runs.
+_STAGING_LOCK = ".lock"
+#: Seconds a staging folder must be unlocked and unchanged before it counts as stale
+#: (a new folder exists for an instant before its export locks it).
+STALE_AFTER = 60.0
+
+
+def _check_out(out, base: Path):
+    """Refuse an ``--out`` that is (or lies under) a file, before any work is done."""
+    try:
+        existing = next(p for p in (base, *base.parents) if p.exists())
+    except OSError as e:
+        raise ConfigError(f"--out {out}: cannot use it ({e.strerror}: {e.filename})") from None
+    if not existing.is_dir():
+        raise ConfigError(f"--out {out}: {existing} is a file, not a folder")
+
+
+def _staging_folder(out, base: Path, version: int):
+    """``(folder, lock)``: a new hidden staging folder in ``base``, locked by this export.
+
+    The lock (an ``flock`` on the folder's ``.lock``) lasts while the file
+    stays open and ends with the process, however it ends: this is how
+    :func:`remove_stale_staging` tells a live export from a killed one.
+
+    Raises:
+        ConfigError: ``base`` cannot be created or written (read-only, no permission).
+    """
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        # A hidden folder beside the versions: a server never mistakes it for one.
+        tmp = Path(tempfile.mkdtemp(prefix=f".{version}.tmp-", dir=base))
+    except OSError as e:
+        where = e.filename or base
+        raise ConfigError(f"--out {out}: cannot write to {where} ({e.strerror})") from None
+    lock = open(tmp / _STAGING_LOCK, "w")  # closed by the caller
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    return tmp, lock
+
+
+def remove_stale_staging(base, older_than: float = STALE_AFTER) -> list:
+    """Remove the staging folders that exports killed mid-write left in ``base``.
+
+    A folder is stale if no process holds its lock (a live export always
+    does; a lock ends with its process) and it has not changed for
+    ``older_than`` seconds. Folders without a lock file count as unlocked.
+
+    Returns:
+        The removed folders.
+    """
+    base, removed = Path(base), []
+    if not base.is_dir():
+        return removed
+    now = time.time()
+    for folder in base.iterdir():
+        if not (_STAGING.match(folder.name) and folder.is_dir()):
+            continue
+        try:
+            if now - folder.stat().st_mtime < older_than:
+                continue
+            handle = open(folder / _STAGING_LOCK)
+        except FileNotFoundError:
+            handle = None
+        except OSError:
+            continue
+        try:
+            if handle is not None:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+        except OSError:  # locked: a live export
+            pass
+        finally:
+            if handle is not None:
+                handle.close()
+    return removed
+
+
 def convert_to_tflite(saved_model_dir, signature_keys, quantize="none") -> bytes:
     """TFLite flatbuffer of a SavedModel's signatures, builtin ops only.
 
     ``quantize``: ``none`` (float32), ``float16`` (weights stored as float16)
     or ``dynamic`` (int8 weights, dynamic-range quantisation).
+
+    The input checks of the SavedModel (empty batch, NaN or Inf values; see
+    ``_checked``) have no TFLite builtin: the converter drops their
+    ``Assert`` and ``CheckNumerics`` ops, so the TFLite graph checks only
+    shapes. A TFLite caller must check its inputs itself (NaN in gives NaN or
+    meaningless values out).
     """
     if quantize not in QUANTIZATIONS:
         raise ConfigError(f"--quantize must be one of {', '.join(QUANTIZATIONS)}, not {quantize}")
@@ -302,9 +407,14 @@ def export_run(run, *, fmt="savedmodel", name=None, version=None, out="export/mo
     """Export a run folder (see the module docstring); returns where it went.
 
     ``checkpoint="best"`` exports the generator of the run's ``best.keras``.
+    The export is staged in a locked hidden folder of ``<out>/<name>`` and
+    renamed into place; staging folders that killed exports left there are
+    removed first (:func:`remove_stale_staging`).
 
     Raises:
-        ConfigError: not a run folder, unknown format, or the version exists.
+        ConfigError: not a run folder, unknown format, a version below 1 or one
+            that exists, or an ``out`` that is a file or cannot be written
+            (all before the model is loaded).
     """
     if fmt not in FORMATS:
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, not {fmt}")
@@ -315,25 +425,27 @@ def export_run(run, *, fmt="savedmodel", name=None, version=None, out="export/mo
     if not name.replace("_", "").replace("-", "").isalnum():
         raise ConfigError(f"--name {name!r}: use letters, digits, '_' and '-' only")
     base = Path(out) / name
+    _check_out(out, base)
     version = int(version) if version is not None else next_version(base)
+    if version < 1:
+        raise ConfigError(f"--version must be >= 1, not {version}")
     final = base / str(version)
     suffix = "" if quantize == "none" else f".{quantize}"
     tflite_path = base / f"{version}{suffix}.tflite"
     for path, wanted in ((final, fmt != "tflite"), (tflite_path, fmt != "savedmodel")):
         if wanted and path.exists():
             raise ConfigError(f"{path}: version {version} exists already; pass another --version")
+    tmp, lock = _staging_folder(out, base, version)
     steps = tqdm(total=3 + (fmt != "savedmodel"), desc="export", disable=not progress)
-    model = load_trained(run, task.name, checkpoint=checkpoint)
-    steps.update()
-    archive = build_archive(task, model)
-    signatures = ["serving_default", "with_noise", "encode"] if task.kind == "gan" else [
-        "serving_default"
-    ]
-    steps.update()
-    base.mkdir(parents=True, exist_ok=True)
-    # A hidden folder beside the versions: a server never mistakes it for one.
-    tmp = Path(tempfile.mkdtemp(prefix=f".{version}.tmp-", dir=base))
     try:
+        remove_stale_staging(base)  # this export's own folder is locked
+        model = load_trained(run, task.name, checkpoint=checkpoint)
+        steps.update()
+        archive = build_archive(task, model)
+        signatures = ["serving_default", "with_noise", "encode"] if task.kind == "gan" else [
+            "serving_default"
+        ]
+        steps.update()
         saved = tmp / "saved_model"
         with contextlib.redirect_stdout(sys.stderr):
             archive.write_out(str(saved), verbose=False)
@@ -351,6 +463,7 @@ def export_run(run, *, fmt="savedmodel", name=None, version=None, out="export/mo
             os.replace(tmp / "model.tflite", tflite_path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        lock.close()
         steps.close()
     return ExportResult(
         name, version, final if fmt != "tflite" else None,
