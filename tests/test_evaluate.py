@@ -10,6 +10,7 @@ from PIL import Image
 from tfav.evaluate import main as evaluate_main
 from tfav.generate import main as generate_main
 from tfav.objectives.gan_cls import ChenHyper
+from tfav.probe import selection_score
 from tfav.training import evaluate_run, train
 
 
@@ -29,10 +30,14 @@ def test_evaluate_and_generate(pose_run, tmp_path, capsys):
         "pose_from_sound")
     # The run measured its samples every epoch with the verifier and the pose regressor.
     assert all({"acc_train", "acc_val", "pose_err", "pose_err_train"} <= set(h) for h in history)
-    # best.keras holds the epoch with the lowest pose error on training sounds.
+    # best.keras holds the epoch with the lowest selection score on training sounds:
+    # the pose error weighed by the realism of the training-sound samples.
     best = json.loads((pose_run / "summary.json").read_text())["best"]
-    lowest = min(history, key=lambda h: h["pose_err_train"])
-    assert best == {"epoch": lowest["epoch"], "pose_err_train": lowest["pose_err_train"]}
+    for h in history:
+        assert h["selection_train"] == pytest.approx(selection_score(h))
+        assert h["selection_train"] >= h["pose_err_train"]
+    lowest = min(history, key=lambda h: h["selection_train"])
+    assert best == {"epoch": lowest["epoch"], "selection_train": lowest["selection_train"]}
     assert (pose_run / "best.keras").exists()
     assert evaluate_main([str(pose_run), "--checkpoint", "best", "--n", "16"]) == 0
     assert json.loads((pose_run / "metrics_best.json").read_text())["checkpoint"] == "best"

@@ -188,3 +188,20 @@ def test_cache_folder_follows_the_training_recipe(tiny_pairs, cache, monkeypatch
     assert cached_model_dir("sound_encoder", index) == before
     monkeypatch.setitem(tasks.TASKS, "sound_encoder", dataclasses.replace(task, epochs=99))
     assert cached_model_dir("sound_encoder", index) != before
+
+
+def test_selection_score_prefers_clean_samples_to_slightly_better_speckled_ones():
+    from tfav.probe import selection_score
+
+    clean = {"pose_err_train": 0.20, "spectrum_gap_db_train": 0.5, "tv_ratio_train": 1.1}
+    speckled = {"pose_err_train": 0.18, "spectrum_gap_db_train": 3.0, "tv_ratio_train": 2.3}
+    assert selection_score(clean) < selection_score(speckled)
+    # A perfectly real-looking sample is scored by its content error alone.
+    assert selection_score({"acc_train": 0.61, "spectrum_gap_db_train": 0.0,
+                            "tv_ratio_train": 1.0}) == pytest.approx(0.40)
+    # Too smooth (TV far below the real frames') is penalised like too rough.
+    rough = selection_score({"acc_train": 0.9, "tv_ratio_train": 2.0})
+    smooth = selection_score({"acc_train": 0.9, "tv_ratio_train": 0.5})
+    assert rough == pytest.approx(smooth)
+    assert rough > selection_score({"acc_train": 0.9})
+    assert selection_score({"spectrum_gap_db_train": 1.0}) is None

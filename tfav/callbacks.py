@@ -56,7 +56,7 @@ class BestCheckpoint(keras.callbacks.Callback):
     A GAN's quality swings from epoch to epoch and can decay late, when the
     discriminator overpowers the generator, so the last epoch is not always
     the best. The choice uses a metric on *training* conditions (``key``, e.g.
-    ``acc_train`` or ``pose_err_train``), which leaves the validation numbers
+    ``selection_train``, see ``tfav.probe.selection_score``), which leaves the validation numbers
     an unbiased measure of the chosen model. On resume the best so far is
     read from the history.
 

@@ -11,6 +11,8 @@ Evaluators are networks trained on real data only, never by the GAN.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import tensorflow as tf
 
@@ -224,7 +226,42 @@ class Probe:
             draws = self.noise_draws(model, diversity_conditions)
             out["diversity_ratio"] = self.diversity_ratio(model, draws=draws)
             out.update(self.realism(generated["validation"], draws))
+        if self.task.direction == "s2i" and "train" in generated:
+            real = self.data["train"]["image"]
+            out["spectrum_gap_db_train"] = realism.spectrum_gap_db(
+                generated["train"], real)["spectrum_gap_db"]
+            out["tv_ratio_train"] = realism.total_variation_ratio(generated["train"], real)
+        selection = selection_score(out)
+        if selection is not None:
+            out["selection_train"] = selection
         return out
+
+
+def selection_score(row: dict) -> float | None:
+    """What ``best.keras`` minimises, from training conditions only: the error of the
+    samples' content times two realism factors,
+
+    ``error * (1 + spectrum_gap_db_train / 3) * (1 + |ln tv_ratio_train|)``,
+
+    where ``error`` is the pose error (``pose_err_train``) or ``1.01 - acc_train``.
+    A 3 dB gap to the real frames' power spectrum, or a total variation e times
+    (or 1/e times) the real frames', each counts as doubling the error, so an
+    epoch whose pictures the verifier accepts but which are covered in speckle
+    loses to a slightly less accurate clean one. The judge network plays no
+    part: it stays an independent measure. ``None`` without a content error.
+    """
+    if "pose_err_train" in row:
+        error = row["pose_err_train"]
+    elif "acc_train" in row:
+        error = 1.01 - row["acc_train"]
+    else:
+        return None
+    factor = 1.0
+    if "spectrum_gap_db_train" in row:
+        factor *= 1.0 + row["spectrum_gap_db_train"] / 3.0
+    if "tv_ratio_train" in row:
+        factor *= 1.0 + abs(math.log(max(row["tv_ratio_train"], 1e-6)))
+    return float(error * factor)
 
 
 def final_metrics(probe: Probe, model, evaluators: dict, seed: int = 0,

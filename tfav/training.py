@@ -229,9 +229,7 @@ def train(
         callbacks.append(SampleGrid(run_dir, fixed.sample_grid, writer_dir=run_dir / "logs"))
         if evaluators:
             callbacks.append(GeneratedQuality(lambda m: fixed.measure(m, evaluators)))
-            pose = "pose_regressor" in evaluators
-            key, mode = ("pose_err_train", "min") if pose else ("acc_train", "max")
-            best = BestCheckpoint(run_dir, key, mode, history)
+            best = BestCheckpoint(run_dir, "selection_train", "min", history)
             callbacks.append(best)
     checkpoint = RunCheckpoint(run_dir, history, seconds=state.get("seconds", 0.0))
     callbacks += [keras.callbacks.TensorBoard(run_dir / "logs", write_graph=False), checkpoint]
