@@ -12,6 +12,7 @@ import dataclasses
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 import tfav.models  # noqa: F401  (registers the custom layers of saved sub-models)
@@ -68,6 +69,9 @@ class ConditionalGAN(TwoOptimizerGAN):
             ``losses.mode_seeking_loss``): each G step draws two noises per
             condition and is also rewarded for images that differ with them
             (0: off, the paper's setting).
+        r1_weight: Weight ``gamma`` of the R1 gradient penalty on real pairs
+            (Mescheder et al. 2018; ``gamma / 2 * E||grad_x D(x, c)||^2``; 0: off,
+            the paper's setting).
 
     Example:
         >>> gan = ConditionalGAN(g, d, sound_encoder, seed=0)
@@ -79,7 +83,7 @@ class ConditionalGAN(TwoOptimizerGAN):
 
     SUB_MODELS = ("generator", "discriminator", "condition_encoder")
     CONFIG = ("z_dim", "use_wrong_pairs", "seed", "g_steps", "generator_average", "augment",
-              "mode_seeking_weight")
+              "mode_seeking_weight", "r1_weight")
 
     def __init__(
         self,
@@ -93,6 +97,7 @@ class ConditionalGAN(TwoOptimizerGAN):
         generator_average: float = 0.0,
         augment: str = "",
         mode_seeking_weight: float = 0.0,
+        r1_weight: float = 0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -105,6 +110,7 @@ class ConditionalGAN(TwoOptimizerGAN):
         self.seed = seed
         self.g_steps = int(g_steps)
         self.mode_seeking_weight = float(mode_seeking_weight)
+        self.r1_weight = float(r1_weight)
         self._init_averaged_generator(generator_average)
         self.augment = ",".join(parse_policy(augment))
         if self.augment and len(generator.outputs[0].shape) != 4:
@@ -155,6 +161,17 @@ class ConditionalGAN(TwoOptimizerGAN):
     def _track(self, *values):
         return self.track(self._track_values(*values))
 
+    def _r1_penalty(self, batch, encoding):
+        """R1 (Mescheder et al. 2018, eq. 9): the mean squared norm of the gradient
+        of D's logit with respect to the real images, on the real pairs."""
+        target = ops.convert_to_tensor(batch["target"], dtype=encoding.dtype)
+        with tf.GradientTape() as tape:
+            tape.watch(target)
+            logit, _ = self._d(target, encoding, training=True)
+            total = ops.sum(logit)
+        grad = tape.gradient(total, target)
+        return ops.mean(ops.sum(ops.square(grad), axis=list(range(1, len(grad.shape)))))
+
     def discriminator_step(self, batch, encoding, fake):
         """One D step on eq. (4) with real, wrong and ``fake`` pairs; returns
         ``(d_loss, real, wrong, fake)`` logits."""
@@ -163,6 +180,8 @@ class ConditionalGAN(TwoOptimizerGAN):
             real, wrong, fake_logits, (real_class_loss, _) = self._scores(
                 batch, encoding, fake, training=True)
             loss = gan_cls_discriminator_loss(real, wrong, fake_logits) + real_class_loss
+            if self.r1_weight:
+                loss += self.r1_weight / 2 * self._r1_penalty(batch, encoding)
             return loss, real, wrong, fake_logits
 
         return self.minimize(d_loss_fn, self.d_optimizer, self.discriminator.trainable_weights)
@@ -250,6 +269,9 @@ class ChenHyper(GANHyper):
         0.0, "Chen and a2i_diverse GANs: weight of the mode-seeking term of Mao et al. 2019, "
         "which rewards images that differ with z (default 0: off)",
         tune=("choice", [0.0, 0.5, 1.0, 2.0]), low=0.0)
+    r1_weight: float = hyper_field(
+        0.0, "Chen GANs: weight gamma of the R1 gradient penalty on real pairs (Mescheder et "
+        "al. 2018; default 0: off)", tune=("choice", [0.0, 0.1, 1.0, 10.0]), low=0.0)
     aux_classifier: bool = hyper_field(
         False, "Chen GANs with several categories: D also classifies the instrument and G is "
         "trained to be classified as the condition's (Odena et al. 2017; default off)")
@@ -328,7 +350,7 @@ def build(ctx: registry.BuildContext) -> ConditionalGAN:
         use_wrong_pairs=task.wrong_pairs is not None, g_steps=hyper.g_steps, seed=ctx.seed,
         generator_average=hyper.generator_average,
         augment=hyper.augment if task.direction == "s2i" else "",
-        mode_seeking_weight=hyper.mode_seeking_weight,
+        mode_seeking_weight=hyper.mode_seeking_weight, r1_weight=hyper.r1_weight,
     )
     d_optimizer, g_optimizer = adam_pair(hyper, lr)
     model.compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer)
