@@ -273,8 +273,8 @@ class DiverseHyper(GANHyper):
         "(default 1, the paper)", low=0.0)
     # Not in Yang et al. (Mao et al. 2019).
     mode_seeking_weight: float = hyper_field(
-        0.0, "a2i_diverse: weight of the mode-seeking term of Mao et al. 2019, which rewards "
-        "images that differ with z (default 0, as in Yang et al.)", low=0.0)
+        0.0, "a2i_diverse and Chen GANs: weight of the mode-seeking term of Mao et al. 2019, "
+        "which rewards images that differ with z (default 0, as in the papers)", low=0.0)
 
 
 def build(ctx: registry.BuildContext) -> DiverseGAN:

@@ -12,6 +12,7 @@ import dataclasses
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 import tfav.models  # noqa: F401  (registers the custom layers of saved sub-models)
@@ -26,6 +27,7 @@ from tfav.objectives.losses import (
     auxiliary_classifier_loss,
     gan_cls_discriminator_loss,
     gan_cls_generator_loss,
+    mode_seeking_loss,
 )
 from tfav.objectives.registry import hyper_field
 from tfav.objectives.supervised import encoder_of
@@ -63,6 +65,13 @@ class ConditionalGAN(TwoOptimizerGAN):
         augment: DiffAugment policy for the images D sees in training, e.g.
             ``"translation,cutout"`` (``tfav.objectives.augment``; S2I only;
             empty: none, the paper's setting).
+        mode_seeking_weight: Weight of the mode-seeking term (Mao et al. 2019,
+            ``losses.mode_seeking_loss``): each G step draws two noises per
+            condition and is also rewarded for images that differ with them
+            (0: off, the paper's setting).
+        r1_weight: Weight ``gamma`` of the R1 gradient penalty on real pairs
+            (Mescheder et al. 2018; ``gamma / 2 * E||grad_x D(x, c)||^2``; 0: off,
+            the paper's setting).
 
     Example:
         >>> gan = ConditionalGAN(g, d, sound_encoder, seed=0)
@@ -73,7 +82,8 @@ class ConditionalGAN(TwoOptimizerGAN):
     """
 
     SUB_MODELS = ("generator", "discriminator", "condition_encoder")
-    CONFIG = ("z_dim", "use_wrong_pairs", "seed", "g_steps", "generator_average", "augment")
+    CONFIG = ("z_dim", "use_wrong_pairs", "seed", "g_steps", "generator_average", "augment",
+              "mode_seeking_weight", "r1_weight")
 
     def __init__(
         self,
@@ -86,6 +96,8 @@ class ConditionalGAN(TwoOptimizerGAN):
         g_steps: int = 1,
         generator_average: float = 0.0,
         augment: str = "",
+        mode_seeking_weight: float = 0.0,
+        r1_weight: float = 0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -97,6 +109,8 @@ class ConditionalGAN(TwoOptimizerGAN):
         self.use_wrong_pairs = bool(use_wrong_pairs)
         self.seed = seed
         self.g_steps = int(g_steps)
+        self.mode_seeking_weight = float(mode_seeking_weight)
+        self.r1_weight = float(r1_weight)
         self._init_averaged_generator(generator_average)
         self.augment = ",".join(parse_policy(augment))
         if self.augment and len(generator.outputs[0].shape) != 4:
@@ -147,6 +161,17 @@ class ConditionalGAN(TwoOptimizerGAN):
     def _track(self, *values):
         return self.track(self._track_values(*values))
 
+    def _r1_penalty(self, batch, encoding):
+        """R1 (Mescheder et al. 2018, eq. 9): the mean squared norm of the gradient
+        of D's logit with respect to the real images, on the real pairs."""
+        target = ops.convert_to_tensor(batch["target"], dtype=encoding.dtype)
+        with tf.GradientTape() as tape:
+            tape.watch(target)
+            logit, _ = self._d(target, encoding, training=True)
+            total = ops.sum(logit)
+        grad = tape.gradient(total, target)
+        return ops.mean(ops.sum(ops.square(grad), axis=list(range(1, len(grad.shape)))))
+
     def discriminator_step(self, batch, encoding, fake):
         """One D step on eq. (4) with real, wrong and ``fake`` pairs; returns
         ``(d_loss, real, wrong, fake)`` logits."""
@@ -155,6 +180,8 @@ class ConditionalGAN(TwoOptimizerGAN):
             real, wrong, fake_logits, (real_class_loss, _) = self._scores(
                 batch, encoding, fake, training=True)
             loss = gan_cls_discriminator_loss(real, wrong, fake_logits) + real_class_loss
+            if self.r1_weight:
+                loss += self.r1_weight / 2 * self._r1_penalty(batch, encoding)
             return loss, real, wrong, fake_logits
 
         return self.minimize(d_loss_fn, self.d_optimizer, self.discriminator.trainable_weights)
@@ -167,10 +194,24 @@ class ConditionalGAN(TwoOptimizerGAN):
         d_loss, real, wrong, fake_logits = self.discriminator_step(batch, encoding, fake)
 
         def g_loss_fn():  # eq. (3)
-            fake = self.generator([encoding, self.noise(batch_size)], training=True)
-            logit, classes = self._d(fake, encoding, training=True)
-            fake_class_loss = self._class_loss(classes, batch)
-            return gan_cls_generator_loss(logit) + fake_class_loss, fake_class_loss
+            if not self.mode_seeking_weight:
+                fake = self.generator([encoding, self.noise(batch_size)], training=True)
+                logit, classes = self._d(fake, encoding, training=True)
+                fake_class_loss = self._class_loss(classes, batch)
+                return gan_cls_generator_loss(logit) + fake_class_loss, fake_class_loss
+            # Two noises per condition, one batch through G and D (Mao et al. 2019).
+            z = self.noise(2 * batch_size)
+            twice = ops.concatenate([encoding, encoding], axis=0)
+            fakes = self.generator([twice, z], training=True)
+            logit, classes = self._d(fakes, twice, training=True)
+            fake_class_loss = self._class_loss(classes, {
+                key: ops.concatenate([value, value], axis=0) for key, value in batch.items()
+                if key == "label"})
+            ms = mode_seeking_loss(fakes[:batch_size], fakes[batch_size:],
+                                   z[:batch_size], z[batch_size:])
+            loss = (gan_cls_generator_loss(logit) + fake_class_loss
+                    + self.mode_seeking_weight * ms)
+            return loss, fake_class_loss
 
         for _ in range(self.g_steps):
             g_loss, fake_class_loss = self.minimize(
@@ -224,6 +265,13 @@ class ChenHyper(GANHyper):
         "sound classifier mistakes the condition's category for it (default 0: uniform)",
         low=0.0, high=1.0)
     # Not in Chen et al. (Odena et al. 2017, as in Wan's row g).
+    mode_seeking_weight: float = hyper_field(
+        0.0, "Chen and a2i_diverse GANs: weight of the mode-seeking term of Mao et al. 2019, "
+        "which rewards images that differ with z (default 0: off)",
+        tune=("choice", [0.0, 0.5, 1.0, 2.0]), low=0.0)
+    r1_weight: float = hyper_field(
+        0.0, "Chen GANs: weight gamma of the R1 gradient penalty on real pairs (Mescheder et "
+        "al. 2018; default 0: off)", tune=("choice", [0.0, 0.1, 1.0, 10.0]), low=0.0)
     aux_classifier: bool = hyper_field(
         False, "Chen GANs with several categories: D also classifies the instrument and G is "
         "trained to be classified as the condition's (Odena et al. 2017; default off)")
@@ -302,6 +350,7 @@ def build(ctx: registry.BuildContext) -> ConditionalGAN:
         use_wrong_pairs=task.wrong_pairs is not None, g_steps=hyper.g_steps, seed=ctx.seed,
         generator_average=hyper.generator_average,
         augment=hyper.augment if task.direction == "s2i" else "",
+        mode_seeking_weight=hyper.mode_seeking_weight, r1_weight=hyper.r1_weight,
     )
     d_optimizer, g_optimizer = adam_pair(hyper, lr)
     model.compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer)
