@@ -10,6 +10,7 @@ This module is the bottom layer of tfav and imports nothing else from it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -19,24 +20,42 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename.
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = ".tmp"):
+    """A temporary file in ``path``'s folder to write to, renamed over ``path``
+    when the block ends and removed if it raises.
 
-    A reader never sees a half-written file, and an interrupted write leaves
-    the previous file (if any) intact. Missing parent folders are created.
+    For writers that take a file name (a video muxer, a library that streams
+    to disk); ``suffix`` ends the temporary name, so a writer that picks its
+    format by the extension can be given ``".tmp" + path.suffix``. Missing
+    parent folders are created.
+
+    Example:
+        >>> with atomic_path("out.mp4", suffix=".tmp.mp4") as tmp:
+        ...     write_video(tmp)
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename.
+
+    A reader never sees a half-written file, and an interrupted write leaves
+    the previous file (if any) intact. Missing parent folders are created.
+    """
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

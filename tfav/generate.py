@@ -8,6 +8,11 @@ gain, the same noise in every row. I2S runs take ``--image``: ``--n``
 spectrograms are generated, written as a PNG grid, and each is turned back
 into sound by Griffin-Lim inversion of the mel spectrogram (the mel filterbank
 loses detail, Chen sec. 5.4, so expect a rough timbre).
+
+``--video out.mp4`` (S2I runs, with ``--audio``) writes the whole sound file as a
+video instead: one frame per ``1/--fps`` s, each generated from the half second
+centred on its time, all with the noise of ``--seed``, upscaled to ``--size``
+pixels and muxed with the sound (:mod:`tfav.performance`).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from tfav import audio, tasks
+from tfav import audio, performance, tasks
 from tfav.audio import SAMPLE_RATE
 from tfav.cli import number_in, one_line_errors
 from tfav.data.decode import read_image
@@ -44,15 +49,15 @@ def sound_to_images(model, audio_path, n=8, seed=0, offset=0.0, gain=1.0,
         length = len(wave) / audio.SAMPLE_RATE
         raise AudioError(f"{audio_path}: --offset {offset}s is past the end ({length:.2f}s)")
     chunk = audio.chunk_audio(wave[start:])[:1] * np.float32(gain)
-    cond = chunk if condition == "waveform" else tasks.log_mel(chunk).numpy()
-    z = np.random.default_rng(seed).standard_normal((n, model.z_dim)).astype(np.float32)
+    cond = tasks.sound_condition(chunk, condition)
+    z = performance.noise(model.z_dim, seed, n)
     return np.asarray(model.generate(np.repeat(cond, n, axis=0), z=z))
 
 
 def image_to_sounds(model, image_path, n=4, seed=0):
     """``n`` normalised LMS ``[n, 128, 44]`` and their waveforms from one image."""
     image = read_image(image_path, 64)[None]
-    z = np.random.default_rng(seed).standard_normal((n, model.z_dim)).astype(np.float32)
+    z = performance.noise(model.z_dim, seed, n)
     lms = resize_spectrogram(model.generate(np.repeat(image, n, axis=0), z=z), tasks.LMS_FRAMES)
     db = audio.denormalize_log_mel(lms, ref_db=0.0)
     wave = np.asarray(audio.griffin_lim_from_log_mel(db))
@@ -62,6 +67,7 @@ def image_to_sounds(model, image_path, n=4, seed=0):
 
 @one_line_errors
 def main(argv=None):
+    lo, hi = performance.FPS_RANGE
     p = argparse.ArgumentParser(prog="python -m tfav.generate", description=__doc__.split("\n")[0])
     p.add_argument("run", help="run folder written by python -m tfav.train")
     source = p.add_mutually_exclusive_group(required=True)
@@ -70,12 +76,18 @@ def main(argv=None):
     p.add_argument("--n", type=number_in(int, 1), default=8,
                    help="samples with different noise (default 8)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--offset", type=number_in(float, 0.0), default=0.0,
-                   help="start of the half second, in s")
+    p.add_argument("--offset", type=number_in(float, 0.0), default=None,
+                   help="start of the half second, in s (default 0)")
     p.add_argument("--out", help="output folder (default RUN/generated/<input name>)")
     p.add_argument("--gains", help="S2I: comma-separated volume gains, one row each (Wan 5.3)")
     p.add_argument("--checkpoint", choices=("last", "best"), default="last",
                    help="the last epoch (default) or the run's best.keras")
+    p.add_argument("--video", help="S2I: write the whole --audio file as this video "
+                   "(.mp4, .mov, .mkv or .m4v; one noise, so --n does not apply)")
+    p.add_argument("--fps", type=int, default=None,
+                   help=f"--video: frames per second, {lo} to {hi} (default 25)")
+    p.add_argument("--size", type=int, default=None,
+                   help="--video: frame width and height in pixels, even (default 256)")
     args = p.parse_args(argv)
     try:
         gains = [float(g) for g in args.gains.split(",")] if args.gains else [1.0]
@@ -83,11 +95,24 @@ def main(argv=None):
         raise ConfigError(f"--gains: expected numbers like 0.25,0.5,1,2,4 ({e})") from e
     if args.gains and (args.image or min(gains) <= 0):
         raise ConfigError("--gains: positive gains, for --audio only")
-
+    video_only = [f"--{k}" for k in ("fps", "size") if getattr(args, k) is not None]
+    if video_only and not args.video:
+        raise ConfigError(f"{', '.join(video_only)}: for --video only")
+    if args.video:
+        clash = [f for f, v in (("--gains", args.gains), ("--offset", args.offset),
+                                ("--out", args.out)) if v is not None]
+        if clash:
+            raise ConfigError(f"{', '.join(clash)}: not with --video (it covers the whole sound)")
+        fps = 25 if args.fps is None else args.fps
+        size = 256 if args.size is None else args.size
+        performance.check_video_options(args.video, fps, size, 1)
 
     run_dir = Path(args.run)
     task, _ = read_generator_run(run_dir)
     source = args.audio or args.image
+    if args.video and task.direction != "s2i":
+        raise ConfigError(f"{run_dir}: --video is for S2I runs; a {task.name} run generates "
+                          "sounds from --image")
     if (task.direction == "s2i") != bool(args.audio):
         wanted = "--audio" if task.direction == "s2i" else "--image"
         raise ConfigError(f"{run_dir}: a {task.name} run generates from {wanted}")
@@ -95,11 +120,23 @@ def main(argv=None):
         raise ConfigError(f"{source}: no such file")
     out = Path(args.out) if args.out else run_dir / "generated" / Path(source).stem
     model = load_trained(run_dir, task.name, checkpoint=args.checkpoint)
+    condition = getattr(task, "condition", "lms")
+    if args.video:
+        done = performance.audio_to_video(model, source, args.video, fps=fps, seed=args.seed,
+                                          size=size, progress=sys.stderr.isatty(),
+                                          condition=condition)
+        print(f"[tfav] wrote {args.video}: {done['frames']} frames at {fps} fps, "
+              f"{size}x{size}, {done['audio_seconds']:.2f} s of sound in "
+              f"{done['wall_seconds']:.2f} s (generation {done['generation_fps']:.0f} "
+              f"frames/s, {done['generate_seconds']:.2f} s; encoding "
+              f"{done['encode_seconds']:.2f} s)")
+        print(f"[tfav] real-time factor {done['realtime_factor']:.2f}x")
+        return 0
     if task.direction == "s2i":
         rows = []
         for gain in gains:
-            generated = sound_to_images(model, source, args.n, args.seed, args.offset, gain,
-                                        getattr(task, "condition", "lms"))
+            generated = sound_to_images(model, source, args.n, args.seed, args.offset or 0.0,
+                                        gain, condition)
             rows.append([to_uint8_image(x) for x in generated])
             prefix = f"gain_{gain:g}_" if args.gains else ""
             for i, im in enumerate(rows[-1]):

@@ -40,6 +40,7 @@ from __future__ import annotations
 import dataclasses
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfav import audio
@@ -162,6 +163,15 @@ def register_task(task: Task) -> Task:
 def log_mel(waveform):
     """Normalised LMS ``[B, 128, 44]`` of a batch of 0.5 s waveforms, in-graph."""
     return audio.normalize_log_mel(audio.log_mel_spectrogram(waveform))
+
+
+def sound_condition(waveforms, condition="lms"):
+    """What an S2I task's model is conditioned on, from a batch of 0.5 s waveforms
+    ``[B, 22050]``: the waveforms themselves (``condition="waveform"``) or their
+    :func:`log_mel` (``"lms"``), as a numpy array."""
+    if condition == "waveform":
+        return np.asarray(waveforms, dtype=np.float32)
+    return log_mel(waveforms).numpy()
 
 
 def image_augmentation(seed=0):

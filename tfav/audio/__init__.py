@@ -36,6 +36,7 @@ from tfav.audio.io import (
     CHUNK_SAMPLES,
     SAMPLE_RATE,
     SILENCE_DBFS,
+    centred_chunks,
     chunk_audio,
     is_silent,
     load_audio,
@@ -45,7 +46,7 @@ from tfav.audio.io import (
 
 __all__ = [
     "CHUNK_SAMPLES", "GRIFFIN_LIM_ITERATIONS", "SAMPLE_RATE", "SILENCE_DBFS",
-    "LogMelSpectrogram", "chunk_audio", "cqt", "denormalize_log_mel", "fbank",
+    "LogMelSpectrogram", "centred_chunks", "chunk_audio", "cqt", "denormalize_log_mel", "fbank",
     "griffin_lim", "griffin_lim_from_log_mel", "is_silent", "kaldi_mel_banks", "load_audio",
     "log_mel_spectrogram", "loudness_dbfs", "mel_filterbank", "mel_spectrogram", "mfcc",
     "normalize_log_mel", "power_to_db", "resample", "spectrogram", "stft_magnitude",

@@ -95,12 +95,13 @@ class VideoResult:
     error: str | None = None
 
 
-def _import_av():
+def import_av(purpose="reading videos"):
+    """The ``av`` module (PyAV, an optional dependency), or a one-line error."""
     try:
         import av
     except ImportError as e:
         raise ConfigError(
-            "reading videos needs PyAV, which is not installed: pip install 'tfav[video]'"
+            f"{purpose} needs PyAV, which is not installed: pip install 'tfav[video]'"
         ) from e
     return av
 
@@ -198,7 +199,7 @@ def square_image(frame: np.ndarray, size: int) -> np.ndarray:
 
 def first_frames(path: str, size: int) -> dict[int, np.ndarray]:
     """``{chunk index: image}``: the first frame at or after each 0.5 s chunk start."""
-    av = _import_av()
+    av = import_av()
     frames = {}
     try:
         with av.open(path) as container:
@@ -221,7 +222,7 @@ def first_frames(path: str, size: int) -> dict[int, np.ndarray]:
 
 def stream_audio(path: str) -> np.ndarray:
     """The video's first audio stream as 44.1 kHz mono float32 (channels averaged)."""
-    av = _import_av()
+    av = import_av()
     parts, start = [], None
     try:
         with av.open(path) as container:
@@ -307,7 +308,7 @@ def videos_to_pairs(
         DataError: no videos found, or none could be read.
         AudioError: a URMP WAV beside a video is unreadable.
     """
-    _import_av()
+    import_av()
     if size < 1:
         raise ConfigError(f"--size must be positive, got {size}")
     warn = warn or (lambda msg: tqdm.write(f"warning: {msg}", file=sys.stderr))
