@@ -1,15 +1,16 @@
-"""The main command's model (pose-oriented S2I, violin) under two recipes, two seeds each.
+"""The main command's model (pose-oriented S2I, violin) under several recipes, two seeds each.
 
-``gan_cls`` is Chen et al.'s eq. (6) as tfav trains it by default; ``paired_gan``
-adds the paired reconstruction of BicycleGAN (``tfav.objectives.paired_gan``).
-Same data, schedule (the task's 40 epochs of batch 32) and seeds; each run is
-measured by ``tfav.evaluate`` at its ``best.keras`` (chosen on training sounds by
-the pose regressor) and at its last epoch, with the measures nothing trains on
-(judge FID/KID, spectrum gap, TV ratio, noise spread) beside the verifier and the
-pose error next to the sound -> pose regressor's.
+``gan_cls`` is Chen et al.'s eq. (6) as tfav trained it by default (40 epochs);
+``paired_gan`` adds the paired reconstruction of BicycleGAN
+(``tfav.objectives.paired_gan``); ``g_steps_2`` takes two generator steps per
+discriminator step for 20 epochs (less time than the 40 of one step). Same data
+and seeds; each run is measured by ``tfav.evaluate`` at its ``best.keras`` and at
+its last epoch, with the measures nothing trains on (judge FID/KID, spectrum gap,
+TV ratio, noise spread) beside the verifier and the pose error next to the
+sound -> pose regressor's.
 
-    python experiments/pose_recipes.py [--recipes gan_cls paired_gan] [--seeds 0 1]
-        [--epochs N]
+    python experiments/pose_recipes.py [--recipes gan_cls paired_gan g_steps_2]
+        [--seeds 0 1] [--checkpoints best last]
 
 Writes ``experiments/results/pose_recipes.{json,md}`` and one sample grid per run
 (``results/pose_recipes_<recipe>_s<seed>.png``); runs stay under ``runs/pose_recipes/``.
@@ -18,12 +19,20 @@ Writes ``experiments/results/pose_recipes.{json,md}`` and one sample grid per ru
 import argparse
 import json
 import shutil
+import time
 from pathlib import Path
 
-from results_io import RESULTS, write_results
+from results_io import RESULTS, machine, write_results
 
 from tfav import runs
 from tfav.training import evaluate_run, train
+
+#: name -> (objective, hyperparameters, epochs or None for the task's 40)
+RECIPES = {
+    "gan_cls": ("gan_cls", {"g_steps": 1}, None),
+    "paired_gan": ("paired_gan", {"g_steps": 1}, None),
+    "g_steps_2": ("gan_cls", {"g_steps": 2}, 20),
+}
 
 KEYS = ("acc_val", "pose_error", "pose_error_sound_regressor", "pose_error_hand",
         "pose_error_hand_sound_regressor", "pose_error_dynamics",
@@ -34,25 +43,30 @@ KEYS = ("acc_val", "pose_error", "pose_error_sound_regressor", "pose_error_hand"
 
 def markdown(result):
     lines = ["# Pose-oriented S2I (violin): recipes compared", "",
-             f"{result['epochs']} epochs of batch 32 per run; `tfav.evaluate` on "
+             "Batch 32; `tfav.evaluate` on "
              f"{result['n']} validation sounds. Targets of the pictures issue: verifier >= 97%, "
              "pose error <= 1.15x the sound regressor's, spectrum gap <= 1.0 dB, noise spread "
              ">= 0.5, judge FID <= 3x real-vs-real.", "",
-             "| recipe | seed | checkpoint | minutes | " + " | ".join(KEYS) + " |",
-             "|---|---|---|---|" + "---|" * len(KEYS)]
+             "| recipe | seed | checkpoint | epochs | minutes | " + " | ".join(KEYS) + " |",
+             "|---|---|---|---|---|" + "---|" * len(KEYS)]
     for row in result["rows"]:
         cells = [f"{row[k]:.3f}" if isinstance(row.get(k), float) else "-" for k in KEYS]
         lines.append(f"| {row['recipe']} | {row['seed']} | {row['checkpoint']} | "
-                     f"{row['minutes']:.1f} | " + " | ".join(cells) + " |")
-    lines += ["", f"Machine: {result['machine']}, {result['date_utc']} UTC.", ""]
+                     f"{row.get('epochs', 40)} | {row['minutes']:.1f} | " + " | ".join(cells)
+                     + " |")
+    stamps = sorted({(r.get("machine", "an earlier 2-CPU machine"), r.get("date_utc", "2026-12-01"))
+                     for r in result["rows"]})
+    lines += ["", "Rows measured on: " + "; ".join(f"{m} ({d})" for m, d in stamps)
+              + f". Written {result['date_utc']} UTC.", ""]
     return "\n".join(lines)
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--recipes", nargs="+", default=["gan_cls", "paired_gan"])
+    p.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
-    p.add_argument("--epochs", type=int, default=None, help="default: the task's (40)")
+    p.add_argument("--checkpoints", nargs="+", default=["best", "last"],
+                   choices=["best", "last"])
     p.add_argument("--n", type=int, default=256, help="validation sounds measured")
     p.add_argument("--out", default="runs/pose_recipes")
     args = p.parse_args()
@@ -60,20 +74,23 @@ def main():
     rows = json.loads(previous.read_text())["rows"] if previous.exists() else []
     for seed in args.seeds:  # interleaved: both recipes of one seed, then the next seed
         for recipe in args.recipes:
-            run = train("s2i_pose", instrument="violin", seed=seed, epochs=args.epochs,
-                        recipe=recipe, out=Path(args.out) / f"{recipe}-s{seed}", resume=True,
-                        verbose=2)
+            objective, hyper, epochs = RECIPES[recipe]
+            run = train("s2i_pose", instrument="violin", seed=seed, epochs=epochs,
+                        recipe=objective, hyper=hyper, out=Path(args.out) / f"{recipe}-s{seed}",
+                        resume=True, verbose=2)
             minutes = json.loads((run / "summary.json").read_text())["seconds"] / 60
             epochs = runs.read_state(run)["epoch"]
             shutil.copy(run / "samples" / "latest.png",
                         RESULTS / f"pose_recipes_{recipe}_s{seed}.png")
-            for checkpoint in ("best", "last"):
+            for checkpoint in args.checkpoints:
                 m = evaluate_run(run, n=args.n, seed=0, checkpoint=checkpoint)
                 rows = [r for r in rows if (r["recipe"], r["seed"], r["checkpoint"])
                         != (recipe, seed, checkpoint)]
                 rows.append({"recipe": recipe, "seed": seed, "checkpoint": checkpoint,
-                             "minutes": minutes, **{k: m.get(k) for k in KEYS}})
-            write_results("pose_recipes", {"epochs": epochs, "n": args.n, "rows": rows},
+                             "minutes": minutes, "epochs": epochs, "machine": machine(),
+                             "date_utc": time.strftime("%Y-%m-%d", time.gmtime()),
+                             **{k: m.get(k) for k in KEYS}})
+            write_results("pose_recipes", {"n": args.n, "rows": rows},
                           markdown)
 
 
