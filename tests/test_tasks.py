@@ -80,3 +80,18 @@ def test_image_augmentation_jitters_but_keeps_the_value_range():
     # its default 0..255 range would clip every negative value to 0).
     assert x.min() >= -1.0 and x.max() <= 1.0 and (x < -0.5).mean() > 0.15
     assert abs(x.mean() - b["image"].numpy().mean()) < 0.1
+
+
+def test_generator_steps_default_to_the_tasks_and_an_option_overrides_them():
+    from tfav import objectives
+    from tfav.models import encoders
+    from tfav.objectives.gan_cls import ChenHyper
+
+    encoder = encoders.encoder_from_classifier(encoders.sound_classifier(5, base_filters=2))
+    pose, chen = tasks.get_task("s2i_pose"), tasks.get_task("s2i_instrument")
+    assert (pose.g_steps, chen.g_steps) == (2, 1)
+    for task, hyper, expected in ((pose, ChenHyper(base_filters=4), 2),
+                                  (chen, ChenHyper(base_filters=4), 1),
+                                  (pose, ChenHyper(base_filters=4, g_steps=1), 1)):
+        gan = objectives.build_model(task, 5, hyper, encoder=encoder)
+        assert gan.g_steps == expected, task.name

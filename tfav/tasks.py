@@ -74,6 +74,9 @@ class Task:
             and trains the task's model; ``supervised`` for the non-GAN kinds.
         network: for supervised image tasks, ``chen`` (the Fig. 5 network) or
             ``judge`` (``models.encoders.judge_classifier``, a residual network).
+        g_steps: GAN tasks: generator steps per discriminator step when
+            ``--g-steps`` is not given (2 for s2i_pose: see
+            ``experiments/results/recipe_screen.md``).
     """
 
     name: str
@@ -93,6 +96,7 @@ class Task:
     pose_encoder: str | None = None
     objective: str = "supervised"
     network: str = "chen"
+    g_steps: int = 1
 
 
 TASKS = {
@@ -124,7 +128,7 @@ TASKS = {
         Task("s2i_pose", "gan", "pose-oriented S2I, one instrument (Chen eq. 6)",
              direction="s2i", wrong_pairs="same_category", encoder="sound_encoder",
              objective="gan_cls",
-             needs_instrument=True, epochs=40, batch_size=32, learning_rate=2e-4,
+             needs_instrument=True, epochs=20, g_steps=2, batch_size=32, learning_rate=2e-4,
              base_filters=32, pose_encoder="pose_from_sound"),
         Task("i2s", "gan", "I2S: image -> log-mel spectrogram (Chen eq. 7)", direction="i2s",
              objective="gan_cls",

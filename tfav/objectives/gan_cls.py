@@ -255,8 +255,10 @@ class ChenHyper(GANHyper):
 
     spectral_norm: bool = hyper_field(False, "spectral norm in Chen discriminators "
                                       "(default off)", tune=("boolean",))
-    g_steps: int = hyper_field(1, "Chen and a2i_diverse GANs: generator steps per "
-                               "discriminator step (default 1)", tune=("choice", [1, 2, 3]), low=1)
+    g_steps: int | None = hyper_field(
+        None, "Chen and a2i_diverse GANs: generator steps per discriminator step (default: "
+        "the task's; 2 for s2i_pose, 1 otherwise, the papers')", tune=("choice", [1, 2, 3]),
+        task_default="g_steps", low=1)
     augment: str = hyper_field("", "Chen S2I GANs: DiffAugment of D's images, e.g. "
                                "translation,cutout or color,translation,cutout (default none)")
     # 0 = the uniform draw of Reed et al.
@@ -347,7 +349,7 @@ def build(ctx: registry.BuildContext) -> ConditionalGAN:
         )
     model = ConditionalGAN(
         generator, discriminator, ctx.encoder, z_dim=hyper.z_dim,
-        use_wrong_pairs=task.wrong_pairs is not None, g_steps=hyper.g_steps, seed=ctx.seed,
+        use_wrong_pairs=task.wrong_pairs is not None, g_steps=ctx.g_steps, seed=ctx.seed,
         generator_average=hyper.generator_average,
         augment=hyper.augment if task.direction == "s2i" else "",
         mode_seeking_weight=hyper.mode_seeking_weight, r1_weight=hyper.r1_weight,

@@ -81,6 +81,10 @@ class BuildContext:
     def base_filters(self) -> int:
         return getattr(self.hyper, "base_filters", None) or self.task.base_filters
 
+    @property
+    def g_steps(self) -> int:
+        return getattr(self.hyper, "g_steps", None) or getattr(self.task, "g_steps", 1)
+
 
 @dataclasses.dataclass(frozen=True)
 class Objective:
