@@ -107,6 +107,8 @@ def test_resample_length_and_frequency():
     assert y.dtype == np.float32 and y.shape == (SR // 2,)
     assert abs(np.argmax(np.abs(np.fft.rfft(y))) * SR / len(y) - 1000.0) < 3.0
     assert audio.resample(x, 48000, 48000) is not None
+    for n, rate in ((24000, 48000), (1001, 48000), (777, 22050), (12345, 16000), (5, SR)):
+        assert audio.resampled_length(n, rate, SR) == len(audio.resample(np.zeros(n), rate, SR))
 
 
 def test_chunk_audio_pads_last_chunk():

@@ -197,3 +197,46 @@ def test_tfrecord_round_trip_identical(tiny_pairs, tmp_path):
     os.remove(out / "train-00001-of-00002.tfrecord")
     with pytest.raises(DataError, match="train-00001-of-00002.tfrecord"):
         pipeline.pair_dataset(out, "train")
+
+
+def test_to_tfrecord_refuses_a_truncated_jpeg_and_writes_nothing(tiny_pairs, tmp_path, capsys):
+    jpg = tiny_pairs / "img/validation/flute/flute01_500.jpg"
+    noise = np.random.default_rng(0).integers(0, 255, (40, 40, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(jpg, quality=95)
+    whole = jpg.read_bytes()
+    jpg.write_bytes(whole[:2000])  # the header opens; the body is cut short
+    fresh = tmp_path / "fresh"
+    with pytest.raises(SystemExit) as e:
+        data_main(["to-tfrecord", str(tiny_pairs), str(fresh)])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {jpg}: cannot be decoded (") and err.count("\n") == 1, err
+    assert not fresh.exists()
+    # Over an earlier conversion: every file stays as it was, and it still reads.
+    jpg.write_bytes(whole)
+    earlier = tmp_path / "earlier"
+    data_main(["to-tfrecord", str(tiny_pairs), str(earlier), "--shards", "2"])
+    before = {p.name: p.read_bytes() for p in earlier.iterdir()}
+    jpg.write_bytes(whole[:2000])
+    with pytest.raises(SystemExit):
+        data_main(["to-tfrecord", str(tiny_pairs), str(earlier)])
+    assert {p.name: p.read_bytes() for p in earlier.iterdir()} == before
+    assert len(ids(pipeline.pair_dataset(earlier, "validation", batch_size=6))) == 6
+    # Converted again with fewer shards: the shards no longer listed are removed.
+    jpg.write_bytes(whole)
+    data_main(["to-tfrecord", str(tiny_pairs), str(earlier)])
+    assert sorted(os.listdir(earlier)) == [
+        "tfrecord.json", "train-00000-of-00001.tfrecord", "validation-00000-of-00001.tfrecord"]
+
+
+def test_a_damaged_record_is_named_by_shard_and_id(tiny_pairs, tmp_path, monkeypatch):
+    out = tmp_path / "records"
+    tfrecord.write_tfrecords(tiny_pairs, out, progress=False)
+    assert pipeline.find_undecodable(out, "train") is None
+    # A shard written by other means, whose image bytes are not an image.
+    monkeypatch.setattr(tfrecord, "_image_bytes", lambda path: b"not an image")
+    tfrecord.write_tfrecords(tiny_pairs, out, progress=False)
+    found = pipeline.find_undecodable(out, "validation", categories="violin")
+    shard = out / "validation-00000-of-00001.tfrecord"
+    assert found.startswith(f"{shard}: record validation/violin/violin01_0 cannot be decoded ("
+                            ), found

@@ -23,10 +23,10 @@ def test_json_counts_exact(tiny_pairs, capsys):
     assert out.strip().startswith("{") and out.count("\n") == 1  # only the object
 
 
-def stats_args(path, json=False, limit=20):
+def stats_args(path, json=False, limit=20, strict=False):
     import argparse
 
-    return argparse.Namespace(path=str(path), json=json, limit=limit)
+    return argparse.Namespace(path=str(path), json=json, limit=limit, strict=strict)
 
 
 def test_unpaired_reported_and_not_counted(tiny_pairs):
@@ -69,7 +69,76 @@ def test_any_category_names(tmp_path):
 def test_unreadable_audio_listed(tiny_pairs):
     (tiny_pairs / "chunk/train/cello/cello01_0.wav").write_bytes(b"not a wav")
     s = stats.dataset_stats(tiny_pairs, progress=False)
-    assert len(s["unreadable"]) == 1 and "cello01_0.wav" in s["unreadable"][0]
+    assert len(s["problems"]) == 1 and "cello01_0.wav: unreadable audio" in s["problems"][0]
+
+
+def test_short_and_long_chunks_counted(tiny_pairs, capsys):
+    # 0.3 s at 44.1 kHz, 0.7 s at 48 kHz, and 0.5 s at 48 kHz (one chunk once resampled).
+    chunk = tiny_pairs / "chunk/train/violin"
+    soundfile.write(chunk / "violin01_0.wav", np.full(13230, 0.1), 44100, subtype="PCM_16")
+    soundfile.write(chunk / "violin01_500.wav", np.full(33600, 0.1), 48000, subtype="PCM_16")
+    soundfile.write(chunk / "violin01_1000.wav", np.full(24000, 0.1), 48000, subtype="PCM_16")
+    s = stats.dataset_stats(tiny_pairs, progress=False)
+    assert s["chunk_lengths"] == {"exact": 16, "short": 1, "long": 1}
+    assert data_main(["stats", str(tiny_pairs)]) is None
+    out = capsys.readouterr().out
+    assert "16 exact, 1 short (zero-padded), 1 long (cropped)" in out
+    assert "problems (headers only; --strict decodes every file): 0" in out
+
+
+def break_files(root):
+    """Five files training would trip on (or that lie about their format), by name."""
+    jpg = root / "img/train/cello/cello01_500.jpg"
+    noise = np.random.default_rng(0).integers(0, 255, (40, 40, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(jpg, quality=95)
+    jpg.write_bytes(jpg.read_bytes()[:2000])  # truncated: the header still opens
+    nan = root / "chunk/train/flute/flute01_0.wav"
+    soundfile.write(nan, np.full(22050, np.nan, np.float32), 44100, subtype="FLOAT")
+    short = root / "chunk/validation/violin/violin01_500.wav"
+    short.write_bytes(short.read_bytes()[:3000])  # cut short after a complete header
+    not_audio = root / "chunk/validation/cello/cello01_0.wav"
+    not_audio.write_bytes(b"<html>not a sound</html>")
+    png = root / "img/train/violin/violin01_0.png"  # a JPEG under a .png name
+    (root / "img/train/violin/violin01_0.jpg").rename(png)
+    return {
+        jpg: "cannot be decoded (jpeg::Uncompress failed",
+        nan: "cannot be decoded (audio contains NaN or Inf samples)",
+        short: "cannot be decoded (Data too short",
+        not_audio: "unreadable audio (Format not recognised",
+        png: "named .png but holds a JPEG image",
+    }
+
+
+def test_strict_lists_every_problem_in_one_line_each_and_fails(tiny_pairs, capsys):
+    broken = break_files(tiny_pairs)
+    # Without --strict: the report says how many problems the headers show, and exits 0.
+    assert data_main(["stats", str(tiny_pairs)]) is None
+    out = capsys.readouterr().out
+    assert "problems (headers only; --strict decodes every file): 2" in out
+    with pytest.raises(SystemExit) as e:
+        data_main(["stats", str(tiny_pairs), "--strict"])
+    assert e.value.code == 2
+    captured = capsys.readouterr()
+    listed = [line.strip() for line in captured.out.splitlines() if line.startswith("  /")]
+    problems = [line for line in listed if ": " in line and "unpaired" not in line]
+    assert len(problems) == 5, captured.out
+    for path, problem in broken.items():
+        (line,) = [p for p in problems if p.startswith(f"{path}: ")]
+        assert line.startswith(f"{path}: {problem}"), line
+    assert "problems (every file decoded): 5" in captured.out
+    err = captured.err.strip()
+    assert err == f"error: {tiny_pairs}: 5 problems (listed above)"
+    # --json --strict: the counts on stdout, each problem on stderr.
+    with pytest.raises(SystemExit):
+        data_main(["stats", str(tiny_pairs), "--json", "--strict"])
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["train"]["cello"] == 4
+    assert len(captured.err.strip().splitlines()) == 6  # five problems, then the error
+
+
+def test_strict_passes_a_clean_folder(tiny_pairs, capsys):
+    assert data_main(["stats", str(tiny_pairs), "--strict"]) is None
+    assert "problems (every file decoded): 0" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("make", ["missing", "empty", "no_pairs"])

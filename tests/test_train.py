@@ -205,3 +205,25 @@ def test_selection_score_prefers_clean_samples_to_slightly_better_speckled_ones(
     assert rough == pytest.approx(smooth)
     assert rough > selection_score({"acc_train": 0.9})
     assert selection_score({"spectrum_gap_db_train": 1.0}) is None
+
+
+def test_trains_on_a_tfrecord_folder_with_short_and_long_chunks(tiny_pairs, tmp_path, cache):
+    from test_probe import write_odd_lengths
+
+    from tfav.data.__main__ import main as data_main
+
+    write_odd_lengths(tiny_pairs)  # a 0.3 s and a 0.7 s sound: padded and cropped alike
+    records = tmp_path / "records"
+    data_main(["to-tfrecord", str(tiny_pairs), str(records)])
+    enc = tmp_path / "enc"
+    assert main(["--task", "sound_encoder", "--data", str(records), "--epochs", "1",
+                 "--batch-size", "4", "--out", str(enc)]) == 0
+    gan = tmp_path / "gan"
+    assert main(["--task", "s2i_instrument", "--data", str(records), "--epochs", "1",
+                 "--batch-size", "4", "--steps-per-epoch", "1", "--base-filters", "8",
+                 "--z-dim", "16", "--no-eval", "--sound-encoder", str(enc),
+                 "--out", str(gan)]) == 0
+    summary = json.loads((gan / "summary.json").read_text())
+    assert summary["data"] == str(records) and summary["train_pairs"] == 12
+    assert summary["validation_pairs"] == 6 and summary["epochs_done"] == 1
+    assert (gan / "samples" / "epoch_001.png").exists()  # the probe read the records

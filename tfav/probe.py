@@ -16,8 +16,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from tfav import audio, metrics, objectives, realism, tasks
-from tfav.data.decode import read_image
+from tfav import metrics, objectives, realism, tasks
+from tfav.data import pipeline
 from tfav.models.encoders import encoder_from_classifier
 from tfav.models.encoders import judge_features as encoder_from_judge
 from tfav.models.generators import resize_spectrogram
@@ -50,25 +50,29 @@ def _to_size(images, size):
 
 
 class Probe:
-    """Fixed real pairs of a run, encoded once, to generate from and compare against."""
+    """Fixed real pairs of a run, encoded once, to generate from and compare against.
 
-    def __init__(self, task, pairs_by_split, index, image_size=64, grid_rows=8, seed=0):
+    The pairs are read by the training pipeline (:func:`tfav.data.pipeline.load_arrays`),
+    from a pair folder or a TFRecord folder alike: a sound of any length is the
+    pipeline's 0.5 s chunk, an image the pipeline's S x S crop.
+    """
+
+    def __init__(self, task, arrays_by_split, index, image_size=64, grid_rows=8, seed=0):
+        """``arrays_by_split``: ``{split: load_arrays(...)}``; ``index``: the data's
+        (:func:`tfav.data.pipeline.open_index`), for category names and ground truth."""
         self.task, self.index, self.seed = task, index, seed
         self.data = {}
-        for split, pairs in pairs_by_split.items():
-            if not pairs:
-                continue
-            wave = np.stack([audio.load_audio(p.audio_path, allow_silent=True) for p in pairs])
-            wave = audio.chunk_audio(wave.reshape(len(pairs), -1)[:, : audio.CHUNK_SAMPLES])
-            lms = tasks.log_mel(wave.reshape(len(pairs), audio.CHUNK_SAMPLES)).numpy()
+        for split, arrays in arrays_by_split.items():
+            wave = arrays["waveform"]
+            keys = [tuple(i.decode().split("/", 2)) for i in arrays["id"]]  # split/category/stem
+            truth = [index.labels.get(k, {}) for k in keys]
             self.data[split] = {
-                "waveform": wave.reshape(len(pairs), audio.CHUNK_SAMPLES),
-                "lms": lms,
-                "image": np.stack([read_image(p.image_path, image_size) for p in pairs]),
-                "label": np.array([index.label_of(p) for p in pairs]),
-                "pose": np.array([index.ground_truth(p).get("pose", [np.nan] * 3) for p in pairs],
-                                 dtype=np.float32),
-                "name": [_row_name(p.category, index.ground_truth(p)) for p in pairs],
+                "waveform": wave,
+                "lms": tasks.log_mel(wave).numpy(),
+                "image": arrays["image"],
+                "label": arrays["label"],
+                "pose": arrays.get("pose", np.full((len(wave), 3), np.nan, np.float32)),
+                "name": [_row_name(k[1], t) for k, t in zip(keys, truth, strict=True)],
             }
         self.grid_rows = self._grid_rows(grid_rows)
         rng = np.random.default_rng(seed)
@@ -78,14 +82,19 @@ class Probe:
 
     @classmethod
     def from_index(cls, task, index, categories=None, n=256, seed=0, image_size=64):
+        """At most ``n`` pairs per split of ``index`` (a pair or TFRecord folder, or its
+        index) in ``categories``, drawn with ``seed``."""
+        index = pipeline.open_index(index)
         rng = np.random.default_rng(seed)
-        pairs = {}
+        arrays = {}
         for split in ("train", "validation"):
-            chosen = [p for p in index.select(split) if not categories or p.category in categories]
-            if len(chosen) > n:
-                chosen = [chosen[i] for i in sorted(rng.choice(len(chosen), n, replace=False))]
-            pairs[split] = chosen
-        return cls(task, pairs, index, image_size=image_size, seed=seed)
+            total = index.count(split, categories)
+            if not total:
+                continue
+            chosen = sorted(rng.choice(total, n, replace=False)) if total > n else None
+            arrays[split] = pipeline.load_arrays(index, split, categories=categories,
+                                                 image_size=image_size, positions=chosen)
+        return cls(task, arrays, index, image_size=image_size, seed=seed)
 
     def _grid_rows(self, n):
         d = self.data.get("validation") or self.data["train"]

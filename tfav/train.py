@@ -98,7 +98,8 @@ def parse_args(argv=None):
     p.add_argument("--config", metavar="JSON", help="hyperparameters, epochs and batch size "
                    "from a file (e.g. tune's best_config.json); explicit options override it")
     p.add_argument("--instrument", help="one category (required by s2i_pose)")
-    p.add_argument("--data", help="pair folder (default: the embedded dataset, built once)")
+    p.add_argument("--data", help="pair folder, or TFRecord folder written by python -m "
+                   "tfav.data to-tfrecord (default: the embedded dataset, built once)")
     p.add_argument("--epochs", type=number_in(int, 1))
     p.add_argument("--batch-size", type=number_in(int, 1),
                    help="global batch (split over --strategy replicas)")

@@ -23,8 +23,7 @@ import tensorflow as tf
 
 from tfav import distribute, objectives, probe, runs, tasks
 from tfav.callbacks import BestCheckpoint, GeneratedQuality, NanGuard, RunCheckpoint, SampleGrid
-from tfav.data.decode import find_undecodable
-from tfav.data.layout import index_pairs
+from tfav.data.pipeline import find_undecodable, open_index
 from tfav.data.synth import default_dataset
 from tfav.errors import ConfigError, DataError, TfavError
 from tfav.files import atomic_write_json
@@ -78,7 +77,7 @@ class Resources:
 
 def evaluators_for(task, resources: Resources) -> dict:
     """The trained evaluators that measure a GAN ``task`` (``probe.evaluator_names``)."""
-    names = probe.evaluator_names(task, resources.instrument, bool(resources.index.labels))
+    names = probe.evaluator_names(task, resources.instrument, resources.index.has_pose)
     return {name: resources.dependency(name, instrument=resources.instrument) for name in names}
 
 
@@ -127,7 +126,8 @@ def train(
     """Train ``task_name`` and return its run folder (see ``tfav.runs``).
 
     Args:
-        data: a pair folder; ``None`` builds/uses the embedded dataset.
+        data: a pair folder or a TFRecord folder written by ``python -m tfav.data
+            to-tfrecord``; ``None`` builds/uses the embedded dataset.
         instrument: restrict to one category (required by ``s2i_pose``).
         batch_size: the global batch (split over the replicas of ``strategy``).
         hyper: the objective's hyperparameters: its dataclass, or a dict of the
@@ -154,15 +154,16 @@ def train(
                           "with --strategy default or mirrored")
     encoders = encoders or {}
     data = default_dataset() if data is None else data
-    index = index_pairs(data)
+    index = open_index(data)
     if task.needs_instrument and not instrument:
         raise ConfigError(f"task '{task.name}' trains one instrument: pass --instrument NAME")
     categories = None
     if instrument:
-        index.select(category=instrument)  # raises a clear error for unknown names
+        index.count(categories=instrument)  # raises a clear error for unknown names
         categories = [instrument]
-    if task.kind == "regressor" and not index.labels:
-        raise DataError(f"{data}: {task.name} needs labels.jsonl with pose ground truth")
+    if task.kind == "regressor" and not index.has_pose:
+        raise DataError(f"{data}: {task.name} needs pose ground truth for every pair "
+                        "(labels.jsonl)")
 
     run_dir, out_dir, state, chief = _run_folder(task, instrument, out, resume, strategy)
     if not chief:
@@ -178,7 +179,7 @@ def train(
 
     epochs = epochs or task.epochs
     batch_size = batch_size or task.batch_size
-    n_train = len(index.select("train", instrument))
+    n_train = index.count("train", instrument)
     if batch_size > n_train:  # a small dataset still trains (dependencies use the defaults)
         print(f"[tfav] {task.name}: batch size {batch_size} > {n_train} training pairs; "
               f"using {n_train}")
@@ -240,7 +241,8 @@ def train(
                 train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=state["epoch"],
                 callbacks=callbacks, verbose=verbose if chief else 0, shuffle=False,
             )
-        except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as e:
+        except (tf.errors.InvalidArgumentError, tf.errors.UnknownError,
+                tf.errors.DataLossError) as e:
             _name_the_bad_file(e, index, categories, task.image_size, run_dir, len(history))
     if guard.failure:
         raise TfavError(
@@ -261,8 +263,8 @@ def train(
         # in evaluate, generate and export uses it.
         "best": best.best if best is not None else None,
         "model": final_path.name,
-        "train_pairs": len(index.select("train", instrument)),
-        "validation_pairs": len(index.select("validation", instrument)),
+        "train_pairs": index.count("train", instrument),
+        "validation_pairs": index.count("validation", instrument),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
     }
@@ -302,7 +304,7 @@ def _datasets(task, index, categories, batch_size, seed, steps_per_epoch, strate
         image_size=task.image_size, **options,
     )
     val_ds = None
-    if task.kind != "gan" and index.select(split="validation"):
+    if task.kind != "gan" and index.count("validation"):
         val_ds = tasks.make_dataset(
             task, index.root, "validation", categories=categories, batch_size=batch_size,
             seed=seed, shuffle=False, drop_remainder=False,
@@ -317,7 +319,8 @@ def _datasets(task, index, categories, batch_size, seed, steps_per_epoch, strate
 
 
 def _name_the_bad_file(error, index, categories, image_size, run_dir, epochs_done):
-    """Turn a decoding error raised inside ``tf.data`` into one line naming the file.
+    """Turn a decoding error raised inside ``tf.data`` into one line naming the file
+    (or the TFRecord shard and record).
 
     Raises:
         DataError: ``"<file>: cannot be decoded (...)"`` and where training stopped;
@@ -326,7 +329,7 @@ def _name_the_bad_file(error, index, categories, image_size, run_dir, epochs_don
     if "IteratorGetNext" not in str(error):
         raise error  # not an input pipeline error
     for split in ("train", "validation"):
-        if not index.select(split=split):
+        if not index.count(split):
             continue
         bad = find_undecodable(index, split, categories=categories, image_size=image_size)
         if bad:
@@ -345,7 +348,7 @@ def evaluate_run(run_dir, n: int = 512, diversity_conditions: int = 64, seed: in
     judge network once per dataset if the cache has none)."""
     run_dir = Path(run_dir)
     task, config = runs.read_generator_run(run_dir)
-    index = index_pairs(config["data"])
+    index = open_index(config["data"])
     instrument = config.get("instrument")
     cats = [instrument] if instrument else None
     model = runs.load_trained(run_dir, task.name, checkpoint=checkpoint)

@@ -284,7 +284,8 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m tfav.tune", description=__doc__.split("\n")[0])
     p.add_argument("--task", required=True, choices=list(tasks.TASKS))
     p.add_argument("--instrument", help="one category (required by s2i_pose)")
-    p.add_argument("--data", help="pair folder (default: the embedded dataset)")
+    p.add_argument("--data", help="pair folder or to-tfrecord folder (default: the embedded "
+                   "dataset)")
     p.add_argument("--tuner", default="random", choices=TUNERS)
     p.add_argument("--max-trials", type=int, default=10, help="random/bayesian (default 10)")
     p.add_argument("--epochs", type=int, default=3,

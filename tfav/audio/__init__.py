@@ -42,6 +42,7 @@ from tfav.audio.io import (
     load_audio,
     loudness_dbfs,
     resample,
+    resampled_length,
 )
 
 __all__ = [
@@ -49,5 +50,6 @@ __all__ = [
     "LogMelSpectrogram", "centred_chunks", "chunk_audio", "cqt", "denormalize_log_mel", "fbank",
     "griffin_lim", "griffin_lim_from_log_mel", "is_silent", "kaldi_mel_banks", "load_audio",
     "log_mel_spectrogram", "loudness_dbfs", "mel_filterbank", "mel_spectrogram", "mfcc",
-    "normalize_log_mel", "power_to_db", "resample", "spectrogram", "stft_magnitude",
+    "normalize_log_mel", "power_to_db", "resample", "resampled_length", "spectrogram",
+    "stft_magnitude",
 ]  # fmt: skip

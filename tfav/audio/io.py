@@ -87,6 +87,18 @@ def resample(x, orig_sr, target_sr):
     return y.astype(np.float32, copy=False)
 
 
+def resampled_length(samples, orig_sr, target_sr):
+    """The number of samples :func:`resample` returns for ``samples`` at ``orig_sr``.
+
+    ``ceil(samples * target_sr / orig_sr)``, as ``scipy.signal.resample_poly`` gives.
+    """
+    orig_sr, target_sr = int(orig_sr), int(target_sr)
+    if orig_sr == target_sr:
+        return int(samples)
+    g = math.gcd(orig_sr, target_sr)
+    return -(-int(samples) * (target_sr // g) // (orig_sr // g))
+
+
 def chunk_audio(x, chunk_samples=CHUNK_SAMPLES):
     """Cut a waveform into consecutive chunks, zero-padding the last one.
 

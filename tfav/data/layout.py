@@ -97,6 +97,16 @@ class PairIndex:
     def ground_truth(self, pair: Pair) -> dict:
         return self.labels.get((pair.split, pair.category, pair.stem), {})
 
+    @property
+    def has_pose(self) -> bool:
+        """True when ``labels.jsonl`` gives a pose for every pair."""
+        return bool(self.labels) and all("pose" in self.ground_truth(p) for p in self.pairs)
+
+    def count(self, split: str | None = None, categories=None) -> int:
+        """The number of pairs of ``split`` (``None``: all) in ``categories`` (a name, a
+        list or ``None``: all); an unknown category is a :class:`DataError`."""
+        return sum(len(self.select(split, c)) for c in category_list(categories) or [None])
+
     def counts(self) -> dict[str, dict[str, int]]:
         """Pairs per split and category: ``{"train": {"violin": N, ...}, ...}``."""
         out: dict[str, dict[str, int]] = {}

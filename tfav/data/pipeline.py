@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from tfav.data import layout, tfrecord
+from tfav.data import decode, layout, tfrecord
 from tfav.data.decode import audio_decoder, decode_image
 from tfav.data.wrong_pairs import WRONG_PAIR_MODES, add_wrong_pairs
 from tfav.errors import ConfigError, DataError
@@ -96,22 +96,59 @@ def _folder_items(root_or_index, split, categories, image_size):
     if poses is not None:
         files["pose"] = poses
 
-    def decode(item):
+    def decode_item(item):
         out = dict(item)
         out["image"] = decode_image(tf.io.read_file(item["image"]), image_size)
         out["waveform"] = decode_audio(out.pop("audio"))
         return out
 
-    return tf.data.Dataset.from_tensor_slices(files), decode, len(pairs)
+    return tf.data.Dataset.from_tensor_slices(files), decode_item, len(pairs)
+
+
+def open_index(root_or_index):
+    """The index of what :func:`pair_dataset` reads: a pair folder's
+    :class:`~tfav.data.layout.PairIndex`, a TFRecord folder's
+    :class:`~tfav.data.tfrecord.TFRecordIndex`, or ``root_or_index`` when it is either.
+
+    Both give ``root``, ``categories``, ``has_pose``, ``count(split, categories)``,
+    ``counts()`` and ``labels`` (empty for TFRecords); only a pair folder's lists files.
+    """
+    if isinstance(root_or_index, layout.PairIndex | tfrecord.TFRecordIndex):
+        return root_or_index
+    if layout.is_tfrecord_folder(root_or_index):
+        return tfrecord.read_index(root_or_index)
+    return layout.index_pairs(root_or_index)
+
+
+def _tfrecord_root(root_or_index):
+    """The TFRecord folder ``root_or_index`` names, or ``None`` for a pair folder."""
+    if isinstance(root_or_index, tfrecord.TFRecordIndex):
+        return root_or_index.root
+    if not isinstance(root_or_index, layout.PairIndex) and layout.is_tfrecord_folder(
+            root_or_index):
+        return root_or_index
+    return None
 
 
 def _items(root_or_index, split, categories, image_size):
-    is_index = isinstance(root_or_index, layout.PairIndex)
-    if not is_index and layout.is_tfrecord_folder(root_or_index):
+    folder = _tfrecord_root(root_or_index)
+    if folder is not None:
         return tfrecord.records(
-            root_or_index, split, categories=layout.category_list(categories), image_size=image_size
+            folder, split, categories=layout.category_list(categories), image_size=image_size
         )
     return _folder_items(root_or_index, split, categories, image_size)
+
+
+def find_undecodable(root_or_index, split: str, *, categories=None, image_size: int = 64):
+    """The first pair file (:func:`tfav.data.decode.find_undecodable`) or TFRecord record
+    (:func:`tfav.data.tfrecord.find_undecodable`) of ``split`` that cannot be decoded, in
+    one line naming it; ``None`` when everything decodes."""
+    folder = _tfrecord_root(root_or_index)
+    if folder is not None:
+        return tfrecord.find_undecodable(folder, split, categories=categories,
+                                         image_size=image_size)
+    return decode.find_undecodable(root_or_index, split, categories=categories,
+                                   image_size=image_size)
 
 
 def pair_dataset(
@@ -155,16 +192,16 @@ def pair_dataset(
     Raises:
         DataError / AudioError / ImageError naming the folder or file.
     """
-    ds, decode, n = _items(root_or_index, split, categories, image_size)
+    ds, decode_item, n = _items(root_or_index, split, categories, image_size)
     if cache:
-        ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE).cache()
+        ds = ds.map(decode_item, num_parallel_calls=tf.data.AUTOTUNE).cache()
     else:
         if shuffle:
             # Shuffling names before decoding gives the same permutation as shuffling
             # decoded items (the order does not depend on content), at a fraction of the memory.
             ds = ds.shuffle(max(n, 1), seed=seed, reshuffle_each_iteration=True)
             shuffle = False
-        ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(decode_item, num_parallel_calls=tf.data.AUTOTUNE)
     return finish(
         ds,
         n,
@@ -179,15 +216,26 @@ def pair_dataset(
     )
 
 
-def load_arrays(root_or_index, split: str, *, categories=None, image_size: int = 64) -> dict:
+def load_arrays(root_or_index, split: str, *, categories=None, image_size: int = 64,
+                positions=None) -> dict:
     """All pairs of a split as numpy arrays (the pipeline's decoding, in its sorted order).
+
+    Args:
+        positions: only the items at these positions of that order (only they are
+            decoded); ``None``: all.
 
     Returns:
         dict of ``waveform`` [N, 22050], ``image`` float32 [N, S, S, 3] in
         [-1, 1], ``label`` [N], ``id`` [N] (and ``pose`` [N, 3] when known).
     """
-    ds, decode, n = _items(root_or_index, split, categories, image_size)
-    ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE).batch(n).map(to_model_inputs)
+    ds, decode_item, n = _items(root_or_index, split, categories, image_size)
+    if positions is not None:
+        wanted = tf.constant(sorted({int(i) for i in positions}), tf.int64)
+        if not len(wanted):
+            raise DataError(f"load_arrays: no positions of split '{split}' to load")
+        ds = ds.enumerate().filter(lambda i, _: tf.reduce_any(tf.equal(i, wanted)))
+        ds, n = ds.map(lambda _, item: item), len(wanted)
+    ds = ds.map(decode_item, num_parallel_calls=tf.data.AUTOTUNE).batch(n).map(to_model_inputs)
     return {k: v.numpy() for k, v in next(iter(ds)).items()}
 
 

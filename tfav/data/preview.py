@@ -86,15 +86,15 @@ def preview_grid(index, split=None, per_category=4, seed=0, cell=128) -> np.ndar
     """
     from tqdm import tqdm
 
-    from tfav.audio import CHUNK_SAMPLES, load_audio, log_mel_spectrogram
+    from tfav.audio import CHUNK_SAMPLES, log_mel_spectrogram
+    from tfav.data.decode import read_sound
 
     chosen = choose_pairs(index, split, per_category, seed)
     flat = [p for pairs in chosen.values() for p in pairs]
     waves = np.zeros((len(flat), CHUNK_SAMPLES), np.float32)
     images = []
     for i, pair in enumerate(tqdm(flat, desc="preview", unit="pair", leave=False)):
-        x = load_audio(pair.audio_path, allow_silent=True)[:CHUNK_SAMPLES]
-        waves[i, : len(x)] = x
+        waves[i] = read_sound(pair.audio_path)  # the pipeline's chunk: padded or cropped
         images.append(_load_image(pair.image_path, cell))
     lms = np.asarray(log_mel_spectrogram(waves))
 

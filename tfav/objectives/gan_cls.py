@@ -286,7 +286,7 @@ def condition_encoder(task, hyper, resources):
     regressor) replaces the classifier unless an encoder file is given.
     """
     name = task.encoder
-    if task.pose_encoder and resources.index.labels and not resources.explicit(task.encoder):
+    if task.pose_encoder and resources.index.has_pose and not resources.explicit(task.encoder):
         name = task.pose_encoder
         resources.log(f"[tfav] {task.name}: the data has pose ground truth, so the condition is "
                       f"the {name} encoding (--{task.encoder.replace('_', '-')} PATH to override)")
