@@ -54,3 +54,42 @@ def test_bad_label_line_names_file_and_line(tiny_pairs):
         f.write("{not json\n")
     with pytest.raises(DataError, match=r"labels.jsonl:19: bad label line"):
         layout.index_pairs(tiny_pairs)
+
+
+def test_broken_links_are_reported_as_such(tiny_pairs, tmp_path):
+    gone = tmp_path / "gone"
+    jpg = tiny_pairs / "img/validation/cello/cello01_500.jpg"
+    jpg.unlink()
+    jpg.symlink_to(gone)
+    with pytest.raises(DataError) as e:
+        layout.index_pairs(tiny_pairs)
+    assert str(e.value) == f"{jpg}: broken link (to {gone}, which does not exist)"
+    jpg.unlink()
+    category = tiny_pairs / "chunk/train/oboe"
+    category.symlink_to(gone)
+    with pytest.raises(DataError, match=f"{category}: broken link"):
+        layout.index_pairs(tiny_pairs)
+    category.unlink()
+    labels = tiny_pairs / layout.LABELS_FILE
+    labels.unlink()
+    labels.symlink_to(gone)
+    with pytest.raises(DataError, match=f"{labels}: broken link"):
+        layout.index_pairs(tiny_pairs)
+    labels.unlink()
+    (tiny_pairs / "img/train/cello/.hidden.jpg").symlink_to(gone)  # hidden files are skipped
+    assert len(layout.index_pairs(tiny_pairs).pairs) == 17
+
+
+def test_one_stem_in_two_formats_is_reported(tiny_pairs):
+    jpg = tiny_pairs / "img/train/flute/flute01_500.jpg"
+    Image.open(jpg).save(jpg.with_suffix(".png"))
+    with pytest.raises(DataError) as e:
+        layout.index_pairs(tiny_pairs)
+    stem = jpg.with_suffix("")
+    assert str(e.value) == f"{stem}: two files of one stem (flute01_500.jpg and flute01_500.png)" \
+        "; keep one"
+    jpg.with_suffix(".png").unlink()
+    wav = tiny_pairs / "chunk/validation/violin/violin01_0.wav"
+    soundfile.write(wav.with_suffix(".flac"), np.zeros(100, np.float32), 44100)
+    with pytest.raises(DataError, match=r"one stem \(violin01_0.flac and violin01_0.wav\)"):
+        layout.index_pairs(tiny_pairs)

@@ -227,3 +227,148 @@ def test_trains_on_a_tfrecord_folder_with_short_and_long_chunks(tiny_pairs, tmp_
     assert summary["data"] == str(records) and summary["train_pairs"] == 12
     assert summary["validation_pairs"] == 6 and summary["epochs_done"] == 1
     assert (gan / "samples" / "epoch_001.png").exists()  # the probe read the records
+
+
+# --------------------------------------------------------------------------- bad run folders
+
+
+def _one_line_error(capsys, argv) -> str:
+    """The ``error: ...`` line of a ``tfav.train`` command that exits with status 2."""
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err, err
+    return err
+
+
+def test_resume_of_a_folder_that_is_not_a_run_is_refused(tiny_pairs, tmp_path, cache, capsys):
+    resume = ["--task", "sound_encoder", "--data", str(tiny_pairs), "--epochs", "1", "--resume"]
+    missing = tmp_path / "missing"
+    err = _one_line_error(capsys, [*resume, "--out", str(missing)])
+    assert err == f"error: --resume: {missing}: no such run folder"
+    assert not missing.exists()  # not a fresh run instead
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    err = _one_line_error(capsys, [*resume, "--out", str(empty)])
+    assert err == f"error: --resume: {empty}: not a run folder (no config.json)"
+    assert not list(empty.iterdir())
+
+
+def test_corrupt_run_files_are_named_in_one_line(tiny_pairs, tmp_path, cache, capsys):
+    import keras
+
+    from tfav.runs import CHECKPOINT, save_model_atomically
+
+    run = tmp_path / "run"
+    run.mkdir()
+    resume = ["--task", "sound_encoder", "--data", str(tiny_pairs), "--epochs", "2", "--resume",
+              "--out", str(run)]
+    state = json.dumps({"epoch": 1, "history": [{"epoch": 1, "loss": 1.0}]})
+    (run / "config.json").write_text('{"task": "sound_encoder", "epo')
+    (run / "state.json").write_text(state)
+    err = _one_line_error(capsys, resume)
+    assert err.startswith(f"error: {run / 'config.json'}: not valid JSON ("), err
+    (run / "config.json").write_text(json.dumps({"task": "sound_encoder"}))
+    (run / "state.json").write_text(state[:20])  # a run whose checkpoint holds no state
+    err = _one_line_error(capsys, resume)
+    assert err.startswith(f"error: {run / 'state.json'}: not valid JSON ("), err
+    (run / "state.json").write_text(state)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    save_model_atomically(model, run / CHECKPOINT, state=json.loads(state))
+    data = (run / CHECKPOINT).read_bytes()
+    (run / CHECKPOINT).write_bytes(data[: len(data) // 2])
+    err = _one_line_error(capsys, resume)
+    assert err.startswith(f"error: {run / CHECKPOINT}: truncated or corrupt .keras file"), err
+    with pytest.raises(ConfigError, match="truncated or corrupt"):  # not "File not found"
+        load_trained(run, "sound_encoder")
+
+
+def test_a_second_training_of_one_run_folder_is_refused(tiny_pairs, tmp_path, cache, capsys):
+    import subprocess
+    import sys
+
+    from tfav.runs import RUN_LOCK, run_lock
+
+    run = tmp_path / "run"
+    run.mkdir()
+    # Another process holds the folder's lock, as a training in progress does.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'a'); "
+         "fcntl.flock(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)",
+         str(run / RUN_LOCK)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        err = _one_line_error(capsys, ["--task", "sound_encoder", "--data", str(tiny_pairs),
+                                       "--epochs", "1", "--out", str(run)])
+    finally:
+        holder.kill()
+        holder.wait()
+    assert err == (f"error: {run}: another training is writing this run folder (wait for it to "
+                   "finish, or give another --out)")
+    assert [p.name for p in run.iterdir()] == [RUN_LOCK]  # it wrote nothing
+    with run_lock(run):  # free again once the holder is gone
+        pass
+
+
+def test_a_kill_before_state_json_neither_repeats_nor_loses_an_epoch(tiny_pairs, tmp_path, cache,
+                                                                    monkeypatch):
+    from pathlib import Path
+
+    from tfav import callbacks
+    from tfav.runs import STATE, read_state
+
+    class Killed(BaseException):
+        pass
+
+    write = callbacks.atomic_write_bytes
+
+    def killed_before_state_json_of_epoch_2(path, data):
+        if Path(path).name == STATE and json.loads(data)["epoch"] == 2:
+            raise Killed  # checkpoint.keras of epoch 2 is in place
+        write(path, data)
+
+    run = tmp_path / "run"
+    kwargs = dict(data=tiny_pairs, batch_size=4, out=run, steps_per_epoch=1, verbose=0)
+    monkeypatch.setattr(callbacks, "atomic_write_bytes", killed_before_state_json_of_epoch_2)
+    with pytest.raises(Killed):
+        train("sound_encoder", epochs=2, **kwargs)
+    monkeypatch.setattr(callbacks, "atomic_write_bytes", write)
+    assert json.loads((run / STATE).read_text())["epoch"] == 1  # one epoch behind the model
+    second = read_state(run)["history"][1]  # the checkpoint's own state
+    assert second["epoch"] == 2
+
+    train("sound_encoder", epochs=3, resume=True, **kwargs)
+    state = json.loads((run / STATE).read_text())
+    assert [h["epoch"] for h in state["history"]] == [1, 2, 3]
+    assert state["history"][1] == second  # epoch 2 was not trained again...
+    model = load_trained(run, "sound_encoder", compile=True)
+    assert int(model.optimizer.iterations) == 3  # ...nor was any other: one step an epoch
+
+
+def test_cli_names_a_broken_link_in_the_data(tiny_pairs, tmp_path, cache, capsys):
+    wav = tiny_pairs / "chunk" / "train" / "flute" / "flute01_500.wav"
+    wav.unlink()
+    wav.symlink_to(tmp_path / "gone.wav")
+    err = _one_line_error(capsys, ["--task", "sound_encoder", "--data", str(tiny_pairs),
+                                   "--epochs", "1", "--out", str(tmp_path / "run")])
+    assert err == f"error: {wav}: broken link (to {tmp_path / 'gone.wav'}, which does not exist)"
+
+
+def test_wrong_pairs_of_other_categories_need_two_categories(tiny_pairs, tmp_path, cache, capsys):
+    import shutil
+
+    argv = ["--task", "s2i_instrument", "--epochs", "1", "--steps-per-epoch", "1", "--no-eval",
+            "--base-filters", "8", "--z-dim", "16", "--out", str(tmp_path / "run")]
+    err = _one_line_error(capsys, [*argv, "--data", str(tiny_pairs), "--instrument", "violin"])
+    assert err == ("error: task 's2i_instrument' draws its wrong pairs from other categories, but "
+                   "with --instrument violin there is 1 category to train on (violin); give it 2 "
+                   "or more (without --instrument)")
+    for kind in ("img", "chunk"):
+        for split in ("train", "validation"):
+            for category in ("cello", "flute"):
+                shutil.rmtree(tiny_pairs / kind / split / category)
+    err = _one_line_error(capsys, [*argv, "--data", str(tiny_pairs)])
+    assert err == (f"error: task 's2i_instrument' draws its wrong pairs from other categories, "
+                   f"but {tiny_pairs} has 1 category to train on (violin); give it 2 or more")
+    assert not (tmp_path / "run").exists() and not (tmp_path / "cache").exists()

@@ -22,10 +22,12 @@ from tfav.visualize import save_png
 class RunCheckpoint(keras.callbacks.Callback):
     """After every epoch: the whole model (with optimizer state) and the history.
 
-    The model is written first, then ``state.json`` naming the epoch it holds;
-    both writes are atomic, so an interruption at any instant (even ``kill -9``)
-    leaves a consistent pair and resuming loses at most the current epoch.
-    ``state.json`` also keeps the seconds spent in finished epochs, summed over
+    The state (the epoch, the history, the seconds) is saved inside the
+    checkpoint file, which is renamed into place in one step, so an interruption
+    at any instant (even ``kill -9``) leaves a model and a state of the same
+    epoch and resuming neither repeats nor loses a finished epoch
+    (``runs.read_state``). ``state.json``, the same state for people and tools,
+    is written next. The seconds are those of finished epochs, summed over
     resumed sessions (``seconds``: what earlier sessions spent).
     """
 
@@ -45,8 +47,8 @@ class RunCheckpoint(keras.callbacks.Callback):
             return  # NanGuard stops the run; keep the last good checkpoint
         self.history.append(row)
         self.seconds += time.monotonic() - self._epoch_start
-        save_model_atomically(self.model, self.run_dir / CHECKPOINT)
         state = {"epoch": epoch + 1, "history": self.history, "seconds": round(self.seconds, 1)}
+        save_model_atomically(self.model, self.run_dir / CHECKPOINT, state=state)
         atomic_write_bytes(self.run_dir / STATE, json.dumps(state, indent=1).encode())
 
 

@@ -1,9 +1,11 @@
 """Run folders, checkpoints, and the cache of trained models (with its lock).
 
 A run folder (``runs/<task>[-<instrument>]/<time>/`` by default) holds
-``config.json``, ``checkpoint.keras`` + ``state.json`` (written atomically after
-every epoch), ``best.keras`` for GANs measured every epoch, the final model
-(``generator.keras`` or ``model.keras``) and ``summary.json``. The cache keeps
+``config.json``, ``checkpoint.keras`` + ``state.json`` (written after every
+epoch; the checkpoint carries its own copy of the state, see :func:`read_state`),
+``best.keras`` for GANs measured every epoch, the final model
+(``generator.keras`` or ``model.keras``) and ``summary.json``. One training at a
+time writes a run folder (:func:`run_lock`). The cache keeps
 the encoders and evaluators a task needs, one run folder per dataset, task and
 training recipe, under ``$TFAV_CACHE`` (default ``~/.cache/tfav``).
 """
@@ -16,6 +18,7 @@ import hashlib
 import json
 import os
 import time
+import zipfile
 from pathlib import Path
 
 import keras
@@ -25,6 +28,10 @@ from tfav import tasks
 from tfav.errors import ConfigError
 
 CHECKPOINT, STATE = "checkpoint.keras", "state.json"
+#: The member of ``checkpoint.keras`` that holds the state of the epoch the checkpoint is of.
+CHECKPOINT_STATE = "tfav_state.json"
+#: The lock file of a run folder, held by the training that writes it (:func:`run_lock`).
+RUN_LOCK = ".train.lock"
 #: The whole model of the epoch with the best selection metric (``callbacks.BestCheckpoint``).
 BEST = "best.keras"
 #: ``--checkpoint`` choices of evaluate, generate and export: the run folder's file.
@@ -57,15 +64,33 @@ def cached_model_dir(task_name: str, index, instrument: str | None = None) -> Pa
 
 
 @contextlib.contextmanager
-def exclusive(path: Path):
-    """Hold an exclusive lock on ``path`` (a lock file) while the block runs."""
+def exclusive(path: Path, wait: bool = True, busy: str | None = None):
+    """Hold an exclusive lock on ``path`` (a lock file) while the block runs.
+
+    Args:
+        wait: wait for another holder to finish; ``False``: raise instead.
+        busy: the message of the :class:`ConfigError` raised when ``wait`` is false
+            and another process (or another ``open`` in this one) holds the lock.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError as e:
+            raise ConfigError(busy or f"{path}: locked by another process") from e
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def run_lock(run_dir):
+    """The exclusive lock of a run folder: a second training of the same folder is a
+    one-line error naming it (the lock goes with the process, also on ``kill -9``)."""
+    run_dir = Path(run_dir)
+    return exclusive(run_dir / RUN_LOCK, wait=False,
+                     busy=f"{run_dir}: another training is writing this run folder (wait "
+                     "for it to finish, or give another --out)")
 
 
 def new_run_dir(task, instrument) -> Path:
@@ -75,14 +100,70 @@ def new_run_dir(task, instrument) -> Path:
 
 def latest_run_dir(task, instrument) -> Path | None:
     base = Path("runs") / (task.name + (f"-{instrument}" if instrument else ""))
-    runs = sorted(p for p in base.glob("*") if (p / STATE).exists()) if base.exists() else []
-    return runs[-1] if runs else None
+    if not base.exists():
+        return None
+    done = sorted(p for p in base.glob("*") if (p / STATE).exists() or (p / CHECKPOINT).exists())
+    return done[-1] if done else None
+
+
+def _read_json_object(path, what: str, text=None) -> dict:
+    """The JSON object of ``path`` (or of ``text`` read from it), or a one-line error."""
+    try:
+        value = json.loads(Path(path).read_text() if text is None else text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        where = f", line {e.lineno}" if isinstance(e, json.JSONDecodeError) else ""
+        reason = e.msg if isinstance(e, json.JSONDecodeError) else "not UTF-8 text"
+        raise ConfigError(f"{path}: not valid JSON ({reason}{where}); {what}") from e
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: expected a JSON object, got {type(value).__name__}; {what}")
+    return value
+
+
+def _corrupt_keras_file(path, reason) -> ConfigError:
+    return ConfigError(f"{path}: truncated or corrupt .keras file ({reason}); copy it again or "
+                       "train again")
+
+
+def checkpoint_state(path) -> dict | None:
+    """The state saved inside a checkpoint (``None``: no file, or one without a state).
+
+    Raises:
+        ConfigError: the file is truncated or corrupt.
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if CHECKPOINT_STATE not in archive.namelist():
+                return None
+            text = archive.read(CHECKPOINT_STATE)
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise _corrupt_keras_file(path, e) from e
+    return _read_json_object(f"{path}:{CHECKPOINT_STATE}", "the checkpoint is corrupt; train "
+                             "again", text)
 
 
 def read_state(run_dir) -> dict:
-    """``state.json``: the epochs done, the per-epoch history, the seconds spent."""
-    path = Path(run_dir) / STATE
-    return json.loads(path.read_text()) if path.exists() else {"epoch": 0, "history": []}
+    """The epochs done, the per-epoch history and the seconds spent.
+
+    The state saved inside ``checkpoint.keras`` with the model (one file, renamed in
+    one step, so the two always agree, whatever instant a run is killed at); else
+    ``state.json`` (a run whose checkpoint holds no state); else no epoch done.
+    ``state.json`` is the same state for people and tools, written after the
+    checkpoint.
+
+    Raises:
+        ConfigError: a truncated checkpoint, or a ``state.json`` that is not a JSON object.
+    """
+    run_dir = Path(run_dir)
+    state = checkpoint_state(run_dir / CHECKPOINT)
+    if state is None and (run_dir / STATE).exists():
+        state = _read_json_object(run_dir / STATE, "restore it or start a new run")
+    state = state if state is not None else {"epoch": 0, "history": []}
+    if not isinstance(state.get("epoch"), int) or not isinstance(state.get("history"), list):
+        raise ConfigError(f"{run_dir}: the run state has no epoch count and history")
+    return state
 
 
 def read_config(run_dir) -> dict:
@@ -90,26 +171,32 @@ def read_config(run_dir) -> dict:
     path = Path(run_dir) / "config.json"
     if not path.exists():
         raise ConfigError(f"{run_dir}: not a run folder (no config.json)")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{path}: not valid JSON ({e.msg}, line {e.lineno})") from e
+    return _read_json_object(path, "restore it or start a new run")
 
 
 def read_generator_run(run_dir) -> tuple[tasks.Task, dict]:
     """The task and ``config.json`` of a GAN run folder, or a clear error."""
     config = read_config(run_dir)
+    if "task" not in config:
+        raise ConfigError(f"{Path(run_dir) / 'config.json'}: no task in the run configuration")
     task = tasks.get_task(config["task"])
     if task.kind != "gan":
         raise ConfigError(f"{run_dir}: '{task.name}' is not a generator run")
     return task, config
 
 
-def save_model_atomically(model, path) -> None:
-    """``model.save(path)`` through a temporary file, so a crash never leaves half a file."""
+def save_model_atomically(model, path, state: dict | None = None) -> None:
+    """``model.save(path)`` through a temporary file, so a crash never leaves half a file.
+
+    ``state``: saved in the same file (:data:`CHECKPOINT_STATE`, read by
+    :func:`checkpoint_state`), so model and state are renamed into place together.
+    """
     path = Path(path)
     tmp = path.with_name(f".{path.stem}.tmp.keras")
     model.save(tmp)
+    if state is not None:
+        with zipfile.ZipFile(tmp, "a") as archive:
+            archive.writestr(CHECKPOINT_STATE, json.dumps(state))
     os.replace(tmp, path)
 
 
@@ -130,8 +217,13 @@ def load_trained(path, task_name: str, compile: bool = False, checkpoint: str = 
                           "every epoch; not with --no-eval)")
     if not file.exists():
         raise ConfigError(f"{path}: no trained {task_name} here (expected a run folder or .keras)")
+    if file.suffix == ".keras" and not zipfile.is_zipfile(file):
+        # keras would say "File not found" of a .keras file cut short
+        raise _corrupt_keras_file(file, "not a complete zip archive")
     try:
         return keras.models.load_model(file, compile=compile)
+    except zipfile.BadZipFile as e:
+        raise _corrupt_keras_file(file, e) from e
     except Exception as e:  # noqa: BLE001  (keras raises many types for bad files)
         raise ConfigError(f"{file}: cannot load a {task_name} model ({e}); if it was written "
                           f"by an older tfav, train it again (python -m tfav.train --task "

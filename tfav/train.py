@@ -7,7 +7,8 @@ are trained first into a cache next to the dataset, or reused from there or
 from ``--sound-encoder PATH`` etc.; the command says which.
 
 A run folder holds ``config.json``, ``checkpoint.keras`` + ``state.json``
-(written atomically after every epoch; ``--resume`` continues from them),
+(written atomically after every epoch; ``--resume`` continues from them; one
+training writes a run folder at a time, a second is refused),
 ``samples/epoch_NNN.png``, TensorBoard ``logs/``, the final model
 (``generator.keras`` for GANs, ``model.keras`` otherwise) and ``summary.json``.
 

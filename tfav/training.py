@@ -11,7 +11,10 @@ needs (given, cached, or trained now). :func:`evaluate_run` measures a finished 
 from __future__ import annotations
 
 import atexit
+import contextlib
+import contextvars
 import dataclasses
+import functools
 import os
 import shutil
 import tempfile
@@ -50,8 +53,10 @@ def dependency(task_name: str, data_root, index, explicit=None, seed=0, log=prin
             log(f"[tfav] reusing cached {name}: {run_dir}")
         else:
             log(f"[tfav] training {name} first (cached in {run_dir})")
-            train(task_name, data=data_root, instrument=instrument, out=run_dir, resume=True,
-                  seed=seed, evaluate=False, strategy="default")
+            # continues a cached run that was interrupted
+            train(task_name, data=data_root, instrument=instrument, out=run_dir,
+                  resume=runs.read_state(run_dir)["epoch"] > 0, seed=seed, evaluate=False,
+                  strategy="default")
     return runs.load_trained(run_dir, task_name)
 
 
@@ -105,6 +110,26 @@ def hyper_for(task, hyper=None, stored: dict | None = None, objective=None):
     return objective.make_hyper({**values, **given})
 
 
+#: The locks of the run folders the current :func:`train` call holds (``_run_folder``).
+_HELD_LOCKS: contextvars.ContextVar[contextlib.ExitStack] = contextvars.ContextVar("held_locks")
+
+
+def _releases_run_locks(fn):
+    """``fn`` holds the run-folder lock that ``_run_folder`` takes until it returns or raises."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with contextlib.ExitStack() as held:
+            token = _HELD_LOCKS.set(held)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _HELD_LOCKS.reset(token)
+
+    return wrapper
+
+
+@_releases_run_locks
 def train(
     task_name: str,
     *,
@@ -143,6 +168,12 @@ def train(
         recipe: the objective that trains the task instead of the task's own
             (``Task.objective``), e.g. ``paired_gan`` for an S2I task; a resumed run
             keeps its own.
+        resume: continue the run folder ``out`` (which must exist) or, without
+            ``out``, the latest run of the task.
+
+    Raises:
+        ConfigError: among others, when another training holds the run folder's lock
+            (``runs.run_lock``; one training writes a folder at a time).
     """
     task = tasks.get_task(task_name)
     if strategy is None or isinstance(strategy, str):
@@ -164,6 +195,15 @@ def train(
     if task.kind == "regressor" and not index.has_pose:
         raise DataError(f"{data}: {task.name} needs pose ground truth for every pair "
                         "(labels.jsonl)")
+    if task.wrong_pairs == "other_category":
+        found = [instrument] if instrument else sorted(index.categories)
+        if len(found) < 2:  # no wrong pair could be right
+            where = f"with --instrument {instrument} there is" if instrument else f"{data} has"
+            raise ConfigError(
+                f"task '{task.name}' draws its wrong pairs from other categories, but {where} "
+                f"{len(found)} categor{'y' if len(found) == 1 else 'ies'} to train on "
+                f"({', '.join(found) or 'no training pairs'}); give it 2 or more"
+                + (" (without --instrument)" if instrument else ""))
 
     run_dir, out_dir, state, chief = _run_folder(task, instrument, out, resume, strategy)
     if not chief:
@@ -278,22 +318,32 @@ def train(
 
 def _run_folder(task, instrument, out, resume, strategy):
     """``(folder written to, run folder, state, is chief)``; a worker other than the chief
-    writes to a scratch copy of the run folder, removed at the end."""
+    writes to a scratch copy of the run folder, removed at the end. The folder written
+    to is locked (``runs.run_lock``) until :func:`train` ends; its state is read under
+    the lock."""
     if resume and out is None:
         out = runs.latest_run_dir(task, instrument)
         if out is None:
             raise ConfigError(f"--resume: no earlier {task.name} run under runs/")
     run_dir = Path(out) if out is not None else runs.new_run_dir(task, instrument)
-    state = runs.read_state(run_dir)
-    if state["epoch"] and not resume:
-        raise ConfigError(f"{run_dir}: holds a run already; pass --resume to continue it")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"{run_dir}: a file, not a run folder")
+    if resume and not run_dir.is_dir():
+        raise ConfigError(f"--resume: {run_dir}: no such run folder")
+    if resume and not (run_dir / "config.json").exists() and not runs.read_state(run_dir)["epoch"]:
+        raise ConfigError(f"--resume: {run_dir}: not a run folder (no config.json)")
     out_dir, chief = run_dir, distribute.is_chief(strategy)
     if not chief:  # one writer per run folder; a worker resumes from the chief's checkpoint
         run_dir = Path(tempfile.mkdtemp(prefix="tfav-worker-"))
         atexit.register(shutil.rmtree, run_dir, True)  # also when training fails
-        for name in ("checkpoint.keras", "state.json", "config.json") if state["epoch"] else ():
-            shutil.copy(out_dir / name, run_dir / name)
     run_dir.mkdir(parents=True, exist_ok=True)
+    _HELD_LOCKS.get().enter_context(runs.run_lock(run_dir))  # a second training is refused
+    state = runs.read_state(out_dir)
+    if state["epoch"] and not resume:
+        raise ConfigError(f"{out_dir}: holds a run already; pass --resume to continue it")
+    for name in (runs.CHECKPOINT, runs.STATE, "config.json") if run_dir != out_dir else ():
+        if state["epoch"] and (out_dir / name).exists():
+            shutil.copy(out_dir / name, run_dir / name)
     return run_dir, out_dir, state, chief
 
 

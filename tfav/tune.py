@@ -159,7 +159,7 @@ class GANTuner(keras_tuner.engine.base_tuner.BaseTuner):
         hp = trial.hyperparameters
         run_dir = self.run_dir(trial.trial_id)
         parent = hp.values.get("tuner/trial_id")  # Hyperband: continue a shorter trial
-        if parent and not (run_dir / "state.json").exists():
+        if parent and not runs.read_state(run_dir)["epoch"]:
             shutil.copytree(self.run_dir(parent), run_dir, dirs_exist_ok=True)
             (run_dir / "metrics.json").unlink(missing_ok=True)
         plan = self.hypermodel.build(hp)

@@ -116,18 +116,38 @@ class PairIndex:
         return out
 
 
+def _check_link(path: Path) -> None:
+    """Raise DataError for a symbolic link whose target is gone."""
+    if path.is_symlink() and not path.exists():
+        raise DataError(f"{path}: broken link (to {os.readlink(path)}, which does not exist)")
+
+
 def _files_by_key(base: Path, extensions: tuple[str, ...]) -> dict[tuple[str, str, str], str]:
+    """``(split, category, stem) -> path`` of the files with ``extensions`` under ``base``.
+
+    Raises:
+        DataError: a broken link (a category folder or a file), or two files of one
+            stem (``a.jpg`` and ``a.png``), of which no reader could know which to use.
+    """
     found = {}
     for split in SPLITS:
         split_dir = base / split
         if not split_dir.is_dir():
             continue
         for category_dir in sorted(split_dir.iterdir()):
+            if not category_dir.name.startswith("."):
+                _check_link(category_dir)
             if not category_dir.is_dir():
                 continue
             for f in sorted(category_dir.iterdir()):
-                if f.suffix.lower() in extensions and not f.name.startswith("."):
-                    found[(split, category_dir.name, f.stem)] = str(f)
+                if f.suffix.lower() not in extensions or f.name.startswith("."):
+                    continue
+                _check_link(f)
+                key = (split, category_dir.name, f.stem)
+                if key in found:
+                    raise DataError(f"{category_dir / f.stem}: two files of one stem "
+                                    f"({Path(found[key]).name} and {f.name}); keep one")
+                found[key] = str(f)
     return found
 
 
@@ -136,7 +156,8 @@ def index_pairs(root: str | os.PathLike) -> PairIndex:
 
     Raises:
         DataError: the folder does not exist, has no ``img``/``chunk``
-            folders, or holds no complete pair.
+            folders, or holds no complete pair; a broken link; a stem with two
+            images (or two sounds) in one folder.
     """
     root_path = Path(root)
     if not root_path.is_dir():
@@ -163,6 +184,7 @@ def index_pairs(root: str | os.PathLike) -> PairIndex:
 def read_labels(root: str | os.PathLike) -> dict[tuple[str, str, str], dict]:
     """Ground truth from ``ROOT/labels.jsonl``, or ``{}`` when there is none."""
     path = Path(root) / LABELS_FILE
+    _check_link(path)
     if not path.exists():
         return {}
     labels = {}
