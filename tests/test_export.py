@@ -143,7 +143,10 @@ def test_s2i_saved_model_matches_keras(s2i, s2i_saved):
     want = _keras_images(gan, waves[:, : audio.CHUNK_SAMPLES], z)
     np.testing.assert_allclose(out["image_float"].numpy(), want, atol=1e-5)
     assert out["image"].dtype == tf.uint8 and out["image"].shape == (2, 64, 64, 3)
-    np.testing.assert_array_equal(out["image"], serving.to_uint8(want))
+    # Float outputs agree to 1e-5; a value that close to a rounding boundary may round
+    # to the next integer on one side: at most one level, on a handful of pixels.
+    got, expect = out["image"].numpy().astype(int), np.asarray(serving.to_uint8(want)).astype(int)
+    assert np.abs(got - expect).max() <= 1 and np.mean(got != expect) < 1e-3
     # with_noise takes z itself; a short clip is zero-padded.
     short = waves[:, :10000]
     noisy = s2i_saved.signatures["with_noise"](waveform=tf.constant(short), z=z)

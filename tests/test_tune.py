@@ -58,7 +58,10 @@ def test_space_defaults_are_the_task_defaults(name):
     names = [n for n in ("beta_1", "z_dim", "g_steps", "ablation", "g_per_d", "spectral_norm")
              if hasattr(default, n)]
     assert {"beta_1", "z_dim"} <= set(names)
-    assert [getattr(h, n) for n in names] == [getattr(default, n) for n in names]
+    # A field whose default is "the task's" (None) starts the search at the task's value.
+    expected = [getattr(task, n) if getattr(default, n) is None else getattr(default, n)
+                for n in names]
+    assert [getattr(h, n) for n in names] == expected
     searched = {p.name for p in hp.space}
     assert {"learning_rate", "d_learning_rate", "beta_1", "z_dim", "base_filters",
             "batch_size"} <= searched
