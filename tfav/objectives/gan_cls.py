@@ -193,24 +193,21 @@ class ConditionalGAN(TwoOptimizerGAN):
         fake = self.generator([encoding, self.noise(batch_size)], training=True)
         d_loss, real, wrong, fake_logits = self.discriminator_step(batch, encoding, fake)
 
+        # With mode seeking, two noises per condition in one batch (Mao et al. 2019).
+        copies = 2 if self.mode_seeking_weight else 1
+
         def g_loss_fn():  # eq. (3)
-            if not self.mode_seeking_weight:
-                fake = self.generator([encoding, self.noise(batch_size)], training=True)
-                logit, classes = self._d(fake, encoding, training=True)
-                fake_class_loss = self._class_loss(classes, batch)
-                return gan_cls_generator_loss(logit) + fake_class_loss, fake_class_loss
-            # Two noises per condition, one batch through G and D (Mao et al. 2019).
-            z = self.noise(2 * batch_size)
-            twice = ops.concatenate([encoding, encoding], axis=0)
-            fakes = self.generator([twice, z], training=True)
-            logit, classes = self._d(fakes, twice, training=True)
-            fake_class_loss = self._class_loss(classes, {
-                key: ops.concatenate([value, value], axis=0) for key, value in batch.items()
-                if key == "label"})
-            ms = mode_seeking_loss(fakes[:batch_size], fakes[batch_size:],
-                                   z[:batch_size], z[batch_size:])
-            loss = (gan_cls_generator_loss(logit) + fake_class_loss
-                    + self.mode_seeking_weight * ms)
+            condition = ops.concatenate([encoding] * copies, axis=0) if copies > 1 else encoding
+            z = self.noise(copies * batch_size)
+            fake = self.generator([condition, z], training=True)
+            logit, classes = self._d(fake, condition, training=True)
+            labels = batch if copies == 1 or "label" not in batch else {
+                "label": ops.concatenate([batch["label"]] * copies, axis=0)}
+            fake_class_loss = self._class_loss(classes, labels)
+            loss = gan_cls_generator_loss(logit) + fake_class_loss
+            if copies > 1:
+                loss += self.mode_seeking_weight * mode_seeking_loss(
+                    fake[:batch_size], fake[batch_size:], z[:batch_size], z[batch_size:])
             return loss, fake_class_loss
 
         for _ in range(self.g_steps):

@@ -83,7 +83,7 @@ class BuildContext:
 
     @property
     def g_steps(self) -> int:
-        return getattr(self.hyper, "g_steps", None) or getattr(self.task, "g_steps", 1)
+        return getattr(self.hyper, "g_steps", None) or self.task.g_steps
 
 
 @dataclasses.dataclass(frozen=True)
