@@ -26,6 +26,8 @@ s2i_pose            pose-oriented S2I, one instrument, wrong pairs = other
                     loudness, which carry the pose)
 i2s                 I2S: image -> 128x34 LMS, wrong pairs = sounds of other
                     instruments (eq. 7)
+vocoder             neural vocoder: normalised LMS -> waveform (Vocos-style;
+                    turns I2S spectrograms into sound)
 soundnet            SoundNet-8 trained on the dataset's labels (the sound
                     vector of a2i_scene when no published weights are given)
 a2i_scene           Wan et al. 2019: sound vector -> image, Table 4 ablation
@@ -134,6 +136,9 @@ TASKS = {
              objective="gan_cls",
              wrong_pairs="other_category", encoder="image_encoder", epochs=10,
              learning_rate=2e-4, base_filters=32),
+        Task("vocoder", "vocoder", "neural vocoder: LMS -> waveform (Vocos-style, not in the "
+             "papers; the I2S sound)", modality="sound", objective="vocoder", epochs=4,
+             batch_size=16, learning_rate=1e-3),
         Task("soundnet", "classifier", "SoundNet-8 trained on the dataset labels (Wan Table 2)",
              modality="waveform", epochs=5),
         Task("a2i_scene", "gan", "audio to scene image (Wan et al. 2019 eqs. 1-2, Table 4)",
@@ -167,6 +172,18 @@ def register_task(task: Task) -> Task:
 def log_mel(waveform):
     """Normalised LMS ``[B, 128, 44]`` of a batch of 0.5 s waveforms, in-graph."""
     return audio.normalize_log_mel(audio.log_mel_spectrogram(waveform))
+
+
+def vocoder_pair(waveforms, hop_length=512):
+    """``(normalised LMS [B, 128, 44], waveform [B, 22016])`` for the vocoder: the clip
+    scaled to the canonical level (its LMS peak at 0 dB, ``tfav.models.vocoder``) and cut
+    to the ``(frames - 1) * hop`` samples the inverse STFT of its 44 frames covers."""
+    waveforms = tf.convert_to_tensor(waveforms, tf.float32)
+    db = audio.log_mel_spectrogram(waveforms)
+    peak = tf.math.reduce_max(db, axis=[-2, -1])
+    target = waveforms * tf.math.pow(10.0, -peak / 20.0)[:, None]
+    frames = int(db.shape[-1])
+    return audio.normalize_log_mel(db), target[:, : (frames - 1) * hop_length]
 
 
 def sound_condition(waveforms, condition="lms"):
@@ -216,6 +233,9 @@ def model_inputs(task: Task, augment: bool = False, seed: int = 0):
         if task.kind == "regressor":
             return lambda b: (features(b), b["pose"])
         return lambda b: (features(b), features(b))
+
+    if task.kind == "vocoder":
+        return lambda b: vocoder_pair(b["waveform"])
 
     if task.condition == "waveform":
         def a2i(batch):

@@ -11,7 +11,8 @@ Everything after loading runs as TensorFlow ops so that the same code serves
 * :mod:`tfav.audio.features`: STFT, (log-)mel, MFCC, Kaldi fbank and
   spectrogram, CQT, the :class:`LogMelSpectrogram` layer (TensorFlow);
 * :mod:`tfav.audio.inversion`: Griffin-Lim from a log-mel spectrogram, in
-  complex TensorFlow ops and in TFLite builtins.
+  complex TensorFlow ops and in TFLite builtins, and the inverse STFT the
+  neural vocoder (:mod:`tfav.models.vocoder`) ends with.
 
 The public names of all three are importable from ``tfav.audio``.
 """
@@ -31,7 +32,12 @@ from tfav.audio.features import (
     spectrogram,
     stft_magnitude,
 )
-from tfav.audio.inversion import GRIFFIN_LIM_ITERATIONS, griffin_lim, griffin_lim_from_log_mel
+from tfav.audio.inversion import (
+    GRIFFIN_LIM_ITERATIONS,
+    griffin_lim,
+    griffin_lim_from_log_mel,
+    inverse_stft,
+)
 from tfav.audio.io import (
     CHUNK_SAMPLES,
     SAMPLE_RATE,
@@ -48,7 +54,7 @@ from tfav.audio.io import (
 __all__ = [
     "CHUNK_SAMPLES", "GRIFFIN_LIM_ITERATIONS", "SAMPLE_RATE", "SILENCE_DBFS",
     "LogMelSpectrogram", "centred_chunks", "chunk_audio", "cqt", "denormalize_log_mel", "fbank",
-    "griffin_lim", "griffin_lim_from_log_mel", "is_silent", "kaldi_mel_banks", "load_audio",
+    "griffin_lim", "griffin_lim_from_log_mel", "inverse_stft", "is_silent", "kaldi_mel_banks", "load_audio",
     "log_mel_spectrogram", "loudness_dbfs", "mel_filterbank", "mel_spectrogram", "mfcc",
     "normalize_log_mel", "power_to_db", "resample", "resampled_length", "spectrogram",
     "stft_magnitude",

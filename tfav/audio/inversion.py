@@ -123,6 +123,37 @@ def _irfft_frames(real, imag, n_fft):
     return tf.concat([first, second], axis=-1) / float(n_fft)
 
 
+def inverse_stft(real, imag, n_fft=2048, hop_length=512):
+    """Inverse of the centred STFT (:func:`tfav.audio.features._centred_stft`, periodic
+    Hann window) in TFLite builtin ops: librosa's ``istft(center=True)`` with its
+    window-sum-square normalisation.
+
+    The frame count is read from the static shape (fixed at trace time); the inverse
+    FFT is one forward RFFT (:func:`_irfft_frames`), the overlap-add ``n_fft //
+    hop_length`` shifted sums, and the window envelope a constant.
+
+    Args:
+        real, imag: ``[B, frames, 1 + n_fft // 2]`` parts of the spectrum.
+
+    Returns:
+        float32 ``[B, (frames - 1) * hop_length]``.
+    """
+    frames = int(real.shape[-2])
+    if n_fft % hop_length:
+        raise ValueError(f"n_fft {n_fft} must be a multiple of hop_length {hop_length}")
+    window = _hann(n_fft)
+    envelope = np.zeros((frames - 1) * hop_length + n_fft, np.float32)
+    for t in range(frames):
+        envelope[t * hop_length : t * hop_length + n_fft] += window**2
+    envelope = np.where(envelope > 1e-10, envelope, 1.0)
+    pieces = n_fft // hop_length
+    x = _irfft_frames(real, imag, n_fft) * window
+    x = tf.reshape(x, [-1, frames, pieces, hop_length])
+    x = sum(tf.pad(x[:, :, q], [[0, 0], [q, pieces - 1 - q], [0, 0]]) for q in range(pieces))
+    x = tf.reshape(x, [-1, (frames + pieces - 1) * hop_length]) / envelope
+    return x[:, n_fft // 2 : -(n_fft // 2)]
+
+
 def griffin_lim(log_mel_db, n_iter=GRIFFIN_LIM_ITERATIONS, momentum=0.99, n_fft=2048,
                 hop_length=512):  # fmt: skip
     """:func:`griffin_lim_from_log_mel` in real arithmetic, for TFLite builtins.
@@ -144,18 +175,9 @@ def griffin_lim(log_mel_db, n_iter=GRIFFIN_LIM_ITERATIONS, momentum=0.99, n_fft=
     bins = n_fft // 2 + 1
     magnitude = _mel_magnitude(log_mel_db, SAMPLE_RATE, n_fft)  # [B, frames, bins]
     window = _hann(n_fft)
-    envelope = np.zeros((frames - 1) * hop_length + n_fft, np.float32)
-    for t in range(frames):
-        envelope[t * hop_length : t * hop_length + n_fft] += window**2
-    envelope = np.where(envelope > 1e-10, envelope, 1.0)
-    pieces = n_fft // hop_length
 
     def istft(re, im):
-        x = _irfft_frames(magnitude * re, magnitude * im, n_fft) * window
-        x = tf.reshape(x, [-1, frames, pieces, hop_length])
-        x = sum(tf.pad(x[:, :, q], [[0, 0], [q, pieces - 1 - q], [0, 0]]) for q in range(pieces))
-        x = tf.reshape(x, [-1, (frames + pieces - 1) * hop_length]) / envelope
-        return x[:, n_fft // 2 : -(n_fft // 2)]
+        return inverse_stft(magnitude * re, magnitude * im, n_fft, hop_length)
 
     def stft(signal):
         s = _centred_stft(signal, n_fft, hop_length, window)

@@ -8,6 +8,8 @@ is numerically stable: ``-log(sigmoid(x)) = softplus(-x)`` and
 
 from __future__ import annotations
 
+import keras
+import tensorflow as tf
 from keras import ops
 
 
@@ -131,8 +133,6 @@ def wasserstein_gradient_penalty(critic, real, fake, condition, *, seed=None, ep
     Returns:
         Scalar penalty (multiply by the weight, 10 in the paper).
     """
-    import keras
-    import tensorflow as tf
 
     real = ops.cast(real, "float32")
     fake = ops.cast(fake, "float32")
@@ -163,7 +163,6 @@ def auxiliary_classifier_loss(class_logits, labels):
     Returns:
         Scalar mean cross-entropy.
     """
-    import keras
 
     labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
     return ops.mean(
@@ -198,3 +197,32 @@ def mode_seeking_loss(images_1, images_2, z_1, z_2, epsilon=1e-5):
     d_image = ops.mean(ops.abs(ops.cast(images_1, "float32") - ops.cast(images_2, "float32")))
     d_z = ops.mean(ops.abs(ops.cast(z_1, "float32") - ops.cast(z_2, "float32")))
     return 1.0 / (d_image / d_z + epsilon)
+
+
+#: ``(n_fft, hop_length)`` of the multi-resolution STFT loss (Yamamoto et al. 2020,
+#: Table 1, scaled to 44.1 kHz).
+STFT_RESOLUTIONS = ((512, 128), (1024, 256), (2048, 512))
+
+
+def _stft_magnitude(waveforms, n_fft, hop_length):
+    stft = tf.signal.stft(waveforms, n_fft, hop_length, fft_length=n_fft,
+                          window_fn=tf.signal.hann_window, pad_end=False)
+    return tf.math.sqrt(tf.math.square(tf.math.real(stft)) + tf.math.square(tf.math.imag(stft))
+                        + 1e-7)
+
+
+def multi_resolution_stft_loss(target, generated, resolutions=STFT_RESOLUTIONS):
+    """Multi-resolution STFT loss (Yamamoto et al. 2020, eqs. 5-7): at each resolution
+    the spectral convergence ``|| |S| - |S^| ||_F / || |S| ||_F`` plus the mean
+    absolute log-magnitude difference, averaged over the resolutions.
+
+    Returns:
+        ``(spectral_convergence, log_magnitude)``, each averaged over resolutions.
+    """
+    convergence, log_magnitude = 0.0, 0.0
+    for n_fft, hop in resolutions:
+        s, s_hat = _stft_magnitude(target, n_fft, hop), _stft_magnitude(generated, n_fft, hop)
+        convergence += tf.norm(s - s_hat) / (tf.norm(s) + 1e-7)
+        log_magnitude += tf.reduce_mean(tf.math.abs(tf.math.log(s) - tf.math.log(s_hat)))
+    n = float(len(resolutions))
+    return convergence / n, log_magnitude / n
