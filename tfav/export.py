@@ -2,7 +2,9 @@
 
 The exported graphs start from what a client has, not from model features:
 the log-mel front end (Chen et al. 2017, sec. 3.3), the image resize of the
-training pipeline, the noise and (for I2S) Griffin-Lim all run in the graph,
+training pipeline, the noise and (for I2S) the neural vocoder (``--vocoder
+neural``, the default: trained once per dataset and cached) or Griffin-Lim
+(``--vocoder griffin-lim``) all run in the graph,
 so a server needs nothing but TensorFlow. Signatures (see ``export/README.md``):
 
 =================  ========================================  =================================
@@ -40,7 +42,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tfav import runs, training
 from tfav.cli import number_in, one_line_errors
+from tfav.data.pipeline import open_index
 from tfav.serving import FORMATS, QUANTIZATIONS, export_run
 
 
@@ -56,15 +60,24 @@ def parse_args(argv=None):
                    help="TFLite weights: none (float32), float16 or dynamic (int8)")
     p.add_argument("--checkpoint", choices=("last", "best"), default="last",
                    help="the last epoch (default) or the run's best.keras")
+    p.add_argument("--vocoder", choices=("neural", "griffin-lim"), default="neural",
+                   help="I2S runs: the waveform output by the neural vocoder (default) or "
+                   "Griffin-Lim")
     return p.parse_args(argv)
 
 
 @one_line_errors
 def main(argv=None):
     args = parse_args(argv)
+
+    def vocoder():  # the run's dataset's vocoder, trained now if the cache has none
+        config = runs.read_config(args.run)
+        return training.dependency("vocoder", config["data"], open_index(config["data"]),
+                                   log=lambda *a: print(*a, file=sys.stderr))
+
     result = export_run(args.run, fmt=args.format, name=args.name, version=args.version,
-                        out=args.out, quantize=args.quantize,
-                        checkpoint=args.checkpoint)  # fmt: skip
+                        out=args.out, quantize=args.quantize, checkpoint=args.checkpoint,
+                        vocoder=vocoder if args.vocoder == "neural" else None)
     for label, path in (("SavedModel", result.saved_model), ("TFLite", result.tflite)):
         if path is not None:
             print(f"{label}: {path}")

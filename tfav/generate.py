@@ -25,10 +25,11 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from tfav import audio, performance, tasks
+from tfav import audio, performance, tasks, training
 from tfav.audio import SAMPLE_RATE
 from tfav.cli import number_in, one_line_errors
 from tfav.data.decode import read_image
+from tfav.data.pipeline import open_index
 from tfav.errors import AudioError, ConfigError
 from tfav.files import atomic_write_bytes
 from tfav.models.generators import resize_spectrogram
@@ -54,13 +55,16 @@ def sound_to_images(model, audio_path, n=8, seed=0, offset=0.0, gain=1.0,
     return np.asarray(model.generate(np.repeat(cond, n, axis=0), z=z))
 
 
-def image_to_sounds(model, image_path, n=4, seed=0):
-    """``n`` normalised LMS ``[n, 128, 44]`` and their waveforms from one image."""
+def image_to_sounds(model, image_path, n=4, seed=0, vocoder=None):
+    """``n`` normalised LMS ``[n, 128, 44]`` and their waveforms (peak 0.9) from one image:
+    by ``vocoder`` (a trained ``tfav.models.vocoder``) or, when ``None``, Griffin-Lim."""
     image = read_image(image_path, 64)[None]
     z = performance.noise(model.z_dim, seed, n)
     lms = resize_spectrogram(model.generate(np.repeat(image, n, axis=0), z=z), tasks.LMS_FRAMES)
-    db = audio.denormalize_log_mel(lms, ref_db=0.0)
-    wave = np.asarray(audio.griffin_lim_from_log_mel(db))
+    if vocoder is not None:
+        wave = np.asarray(vocoder(lms, training=False))
+    else:
+        wave = np.asarray(audio.griffin_lim_from_log_mel(audio.denormalize_log_mel(lms)))
     peak = np.max(np.abs(wave), axis=-1, keepdims=True)
     return np.asarray(lms), 0.9 * wave / np.maximum(peak, 1e-9)
 
@@ -82,6 +86,9 @@ def main(argv=None):
     p.add_argument("--gains", help="S2I: comma-separated volume gains, one row each (Wan 5.3)")
     p.add_argument("--checkpoint", choices=("last", "best"), default="last",
                    help="the last epoch (default) or the run's best.keras")
+    p.add_argument("--vocoder", choices=("neural", "griffin-lim"), default=None,
+                   help="I2S: how spectrograms become sound: the neural vocoder (default; "
+                   "trained and cached the first time) or Griffin-Lim")
     p.add_argument("--video", help="S2I: write the whole --audio file as this video "
                    "(.mp4, .mov, .mkv or .m4v; one noise, so --n does not apply)")
     p.add_argument("--fps", type=int, default=None,
@@ -95,6 +102,8 @@ def main(argv=None):
         raise ConfigError(f"--gains: expected numbers like 0.25,0.5,1,2,4 ({e})") from e
     if args.gains and (args.image or min(gains) <= 0):
         raise ConfigError("--gains: positive gains, for --audio only")
+    if args.vocoder and not args.image:
+        raise ConfigError("--vocoder: for --image (I2S runs) only")
     video_only = [f"--{k}" for k in ("fps", "size") if getattr(args, k) is not None]
     if video_only and not args.video:
         raise ConfigError(f"{', '.join(video_only)}: for --video only")
@@ -108,7 +117,7 @@ def main(argv=None):
         performance.check_video_options(args.video, fps, size, 1)
 
     run_dir = Path(args.run)
-    task, _ = read_generator_run(run_dir)
+    task, config = read_generator_run(run_dir)
     source = args.audio or args.image
     if args.video and task.direction != "s2i":
         raise ConfigError(f"{run_dir}: --video is for S2I runs; a {task.name} run generates "
@@ -144,7 +153,10 @@ def main(argv=None):
         labels = [f"x{g:g}" for g in gains] if args.gains else None
         save_png(out / "grid.png", image_grid(rows, row_labels=labels))
     else:
-        lms, waves = image_to_sounds(model, source, args.n, args.seed)
+        vocoder = None
+        if (args.vocoder or "neural") == "neural":
+            vocoder = training.dependency("vocoder", config["data"], open_index(config["data"]))
+        lms, waves = image_to_sounds(model, source, args.n, args.seed, vocoder)
         cells = [[spectrogram_rgb(x) for x in lms]]
         save_png(out / "log_mel.png", image_grid(cells, cell_height=128))
         for i, w in enumerate(waves):

@@ -425,3 +425,92 @@ def r_precision(query_features, candidate_features, k: Sequence[int] = (1, 5, 10
         # A 1e-12 margin so that round-off cannot break a tie in the true image's favour.
         ranks[i] = 1 + int(np.sum(sims[1:] >= sims[0] - 1e-12))
     return {x: float(np.mean(ranks <= x)) for x in ks}
+
+
+# --------------------------------------------------------------------------- pitch
+
+
+def yin_pitch(waveforms, sample_rate: int = 44100, fmin: float = 40.0, fmax: float = 2100.0,
+              frame_length: int = 4096, hop_length: int = 2048,
+              threshold: float = 0.1) -> np.ndarray:
+    """Fundamental frequency of each clip by YIN (de Cheveigne & Kawahara 2002), in Hz.
+
+    Per frame: the difference function, its cumulative-mean normalisation (YIN
+    step 3), the first lag below ``threshold`` that is a local minimum (step 4;
+    the global minimum when none is), refined by parabolic interpolation (step
+    5). A frame whose minimum stays above 0.5 is unvoiced. The clip's pitch is
+    the median over its voiced frames, NaN when it has none.
+
+    Args:
+        waveforms: ``[clips, samples]`` with ``samples >= frame_length``.
+
+    Returns:
+        float ``[clips]`` Hz (NaN: unvoiced).
+    """
+    x = _as_2d(waveforms, "waveforms").astype(np.float64)
+    if x.shape[1] < frame_length:
+        raise ValueError(f"waveforms: {x.shape[1]} samples < frame_length {frame_length}")
+    lag_min = max(int(sample_rate // fmax), 1)
+    lag_max = min(int(np.ceil(sample_rate / fmin)), frame_length // 2)
+    window = frame_length - lag_max  # the integration window W of YIN eq. (6)
+    starts = np.arange(0, x.shape[1] - frame_length + 1, hop_length)
+    frames = np.stack([x[:, s:s + frame_length] for s in starts], axis=1)  # [C, F, L]
+    # d(tau) = sum_j (x_j - x_{j+tau})^2 over j < window, with FFT correlations.
+    n = 1 << int(np.ceil(np.log2(2 * frame_length)))
+    spec = np.fft.rfft(frames, n)
+    head = np.fft.rfft(frames[..., :window], n)
+    cross = np.fft.irfft(np.conj(head) * spec, n)[..., :lag_max + 1]
+    energy = np.cumsum(np.square(frames), axis=-1)
+    e0 = energy[..., window - 1:window]
+    e_tau = energy[..., window - 1:window + lag_max] - np.concatenate(
+        [np.zeros_like(e0), energy[..., :lag_max]], axis=-1)
+    d = e0 + e_tau - 2.0 * cross
+    d[..., 0] = 0.0
+    cumulative = np.cumsum(d[..., 1:], axis=-1)
+    taus = np.arange(1, lag_max + 1)
+    cmnd = np.ones_like(d)
+    cmnd[..., 1:] = d[..., 1:] * taus / np.maximum(cumulative, 1e-12)
+    pitch = np.full(frames.shape[:2], np.nan)
+    for c, f in np.ndindex(*frames.shape[:2]):
+        curve = cmnd[c, f]
+        if energy[c, f, -1] < 1e-10:
+            continue
+        below = np.nonzero(curve[lag_min:lag_max] < threshold)[0]
+        if below.size:
+            tau = lag_min + below[0]
+            while tau + 1 < lag_max and curve[tau + 1] < curve[tau]:
+                tau += 1
+        else:
+            tau = lag_min + int(np.argmin(curve[lag_min:lag_max]))
+            if curve[tau] > 0.5:
+                continue
+        shift = 0.0
+        if lag_min < tau < lag_max:
+            a, b, e = curve[tau - 1], curve[tau], curve[tau + 1]
+            denominator = a - 2.0 * b + e
+            shift = 0.5 * (a - e) / denominator if abs(denominator) > 1e-12 else 0.0
+        pitch[c, f] = sample_rate / (tau + shift)
+    with np.errstate(all="ignore"):
+        voiced = ~np.isnan(pitch)
+        return np.array([np.median(p[v]) if v.any() else np.nan
+                         for p, v in zip(pitch, voiced, strict=True)])
+
+
+def pitch_agreement(pitch_hz, reference_hz, cents: float = 50.0) -> float:
+    """Share of clips whose ``pitch_hz`` is within ``cents`` of ``reference_hz``, over the
+    clips with a reference (NaN references are left out; a NaN pitch disagrees)."""
+    pitch, reference = np.asarray(pitch_hz, float), np.asarray(reference_hz, float)
+    if pitch.shape != reference.shape:
+        raise ValueError(f"pitch {pitch.shape} and reference {reference.shape} differ in shape")
+    keep = ~np.isnan(reference)
+    if not keep.any():
+        raise ValueError("reference_hz: no clip has a reference pitch")
+    with np.errstate(invalid="ignore"):
+        off = np.abs(1200.0 * np.log2(pitch[keep] / reference[keep]))
+    return float(np.mean(np.nan_to_num(off, nan=np.inf) <= cents))
+
+
+def midi_to_hz(midi) -> np.ndarray:
+    """Hz of MIDI note numbers; NaN for negative numbers (the dataset's rests, -1)."""
+    midi = np.asarray(midi, float)
+    return np.where(midi >= 0, 440.0 * 2.0 ** ((midi - 69.0) / 12.0), np.nan)

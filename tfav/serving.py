@@ -3,10 +3,11 @@
 A served model starts from what a client has, not from model features: the
 first 0.5 s of a waveform and its log-mel front end (Chen et al. 2017, sec.
 3.3), the image crop and resize of the training pipeline, per-example seeded
-noise and (for I2S) Griffin-Lim (:func:`tfav.audio.griffin_lim`) all run in
-the graph, with TFLite builtin ops only. :func:`build_archive` turns a trained
-model into the ``keras.export.ExportArchive`` whose signatures are listed in
-:mod:`tfav.export` and ``export/README.md``.
+noise and (for I2S) the neural vocoder (``tfav.models.vocoder``) or Griffin-Lim
+(:func:`tfav.audio.griffin_lim`) all run in the graph, with TFLite builtin ops
+only. :func:`build_archive` turns a trained model into the
+``keras.export.ExportArchive`` whose signatures are listed in :mod:`tfav.export`
+and ``export/README.md``.
 """
 
 from __future__ import annotations
@@ -158,8 +159,10 @@ def _spec(shape, dtype, name):
     return tf.TensorSpec(shape, dtype, name=name)
 
 
-def _gan_archive(gan, direction):
-    """The ExportArchive of a GAN: ``serving_default``, ``with_noise`` and ``encode``."""
+def _gan_archive(gan, direction, vocoder=None):
+    """The ExportArchive of a GAN: ``serving_default``, ``with_noise`` and ``encode``; an
+    I2S one makes its ``waveform`` by ``vocoder`` (a trained vocoder model) or, when
+    ``None``, Griffin-Lim."""
     encoder, generator, z_dim = gan.condition_encoder, gan.sampling_generator, int(gan.z_dim)
     # Endpoints track the variables they use. (Tracking the models as well
     # would store every weight twice: Keras wrappers and TF variables.)
@@ -183,7 +186,7 @@ def _gan_archive(gan, direction):
             log_mel = resize_spectrogram(generator([encoding, z], training=False),
                                          tasks.LMS_FRAMES)  # fmt: skip
             db = audio.denormalize_log_mel(log_mel)
-            wave = audio.griffin_lim(db)
+            wave = audio.griffin_lim(db) if vocoder is None else vocoder(log_mel, training=False)
             peak = tf.math.reduce_max(tf.math.abs(wave), axis=-1, keepdims=True)
             wave = 0.9 * wave / tf.math.maximum(peak, 1e-9)
             return {"log_mel": log_mel, "log_mel_db": db, "waveform": wave}
@@ -234,10 +237,12 @@ def _classifier_archive(model, task):
     return archive
 
 
-def build_archive(task, model):
-    """The ``keras.export.ExportArchive`` of a trained model of ``task`` (see module doc)."""
+def build_archive(task, model, vocoder=None):
+    """The ``keras.export.ExportArchive`` of a trained model of ``task`` (see module doc);
+    ``vocoder``: the vocoder model an I2S archive synthesises its waveform with (``None``:
+    Griffin-Lim)."""
     if task.kind == "gan":
-        return _gan_archive(model, task.direction)
+        return _gan_archive(model, task.direction, vocoder)
     return _classifier_archive(model, task)
 
 
@@ -389,7 +394,7 @@ def convert_to_tflite(saved_model_dir, signature_keys, quantize="none") -> bytes
     return converter.convert()
 
 
-def _metadata(task, config, model, signatures):
+def _metadata(task, config, model, signatures, vocoder=None):
 
     meta = {
         "task": task.name, "kind": task.kind, "direction": task.direction,
@@ -399,12 +404,19 @@ def _metadata(task, config, model, signatures):
     }  # fmt: skip
     if task.kind == "gan":
         meta["z_dim"] = int(model.z_dim)
+    if task.direction == "i2s":
+        meta["waveform_by"] = "griffin_lim" if vocoder is None else "vocoder"
     return meta
 
 
 def export_run(run, *, fmt="savedmodel", name=None, version=None, out="export/models",
-               quantize="none", progress=True, checkpoint="last") -> ExportResult:  # fmt: skip
+               quantize="none", progress=True, checkpoint="last",
+               vocoder=None) -> ExportResult:  # fmt: skip
     """Export a run folder (see the module docstring); returns where it went.
+
+    ``vocoder``: for an I2S run, a callable returning the trained vocoder model its
+    waveform output is synthesised by (called once the export's checks have passed;
+    ``None``: Griffin-Lim).
 
     ``checkpoint="best"`` exports the generator of the run's ``best.keras``.
     The export is staged in a locked hidden folder of ``<out>/<name>`` and
@@ -441,7 +453,8 @@ def export_run(run, *, fmt="savedmodel", name=None, version=None, out="export/mo
         remove_stale_staging(base)  # this export's own folder is locked
         model = load_trained(run, task.name, checkpoint=checkpoint)
         steps.update()
-        archive = build_archive(task, model)
+        vocoder_model = vocoder() if vocoder is not None and task.direction == "i2s" else None
+        archive = build_archive(task, model, vocoder_model)
         signatures = ["serving_default", "with_noise", "encode"] if task.kind == "gan" else [
             "serving_default"
         ]
@@ -451,7 +464,7 @@ def export_run(run, *, fmt="savedmodel", name=None, version=None, out="export/mo
             archive.write_out(str(saved), verbose=False)
         extra = saved / "assets.extra"
         extra.mkdir(exist_ok=True)
-        meta = _metadata(task, config, model, signatures)
+        meta = _metadata(task, config, model, signatures, vocoder_model)
         (extra / "tfav.json").write_text(json.dumps(meta, indent=1))
         steps.update()
         if fmt != "savedmodel":
