@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from tfav.audio import inverse_stft
+from tfav.audio import denormalize_log_mel, inverse_stft, mel_filterbank
 
 #: Clip of the predicted log magnitude (``exp(7)`` ~ 1100, far above any bin of a
 #: clip whose mel peak is 0 dB).
@@ -81,6 +81,31 @@ class SpectrumToWaveform(layers.Layer):
         return {**super().get_config(), "n_fft": self.n_fft, "hop_length": self.hop_length}
 
 
+@keras.saving.register_keras_serializable(package="tfav")
+class MelMagnitude(layers.Layer):
+    """Normalised LMS ``[B, n_mels, frames]`` -> ``[B, frames, 2 * bins]``: the log STFT
+    magnitudes that the mel pseudo-inverse gives (Griffin-Lim's magnitude, ``tfav.audio.inversion``),
+    at the canonical level, then zero phases: the prior the vocoder's spectrum is
+    predicted as a correction of."""
+
+    def __init__(self, n_fft: int = 2048, sample_rate: int = 44100, **kwargs):
+        super().__init__(**kwargs)
+        self.n_fft, self.sample_rate = int(n_fft), int(sample_rate)
+
+    def build(self, input_shape):
+        basis = mel_filterbank(self.sample_rate, self.n_fft, int(input_shape[1]))
+        self.inverse = tf.constant(np.linalg.pinv(basis).T.astype(np.float32))  # [mels, bins]
+
+    def call(self, lms):
+        power = tf.math.pow(10.0, denormalize_log_mel(lms) / 10.0)  # [B, mels, frames]
+        linear = tf.nn.relu(tf.linalg.matmul(tf.transpose(power, [0, 2, 1]), self.inverse))
+        log_magnitude = 0.5 * tf.math.log(linear + 1e-10)
+        return tf.concat([log_magnitude, tf.zeros_like(log_magnitude)], axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "n_fft": self.n_fft, "sample_rate": self.sample_rate}
+
+
 def _convnext_block(x, channels: int, name: str, scale: float):
     """Depthwise conv (7 taps), layer norm, 1x1 expand x3 + GELU, 1x1 back, scale, residual."""
     h = layers.DepthwiseConv1D(7, padding="same", name=f"{name}_dwconv")(x)
@@ -93,7 +118,8 @@ def _convnext_block(x, channels: int, name: str, scale: float):
 
 
 def vocoder(n_mels: int = 128, frames: int = 44, channels: int = 128, blocks: int = 6,
-            n_fft: int = 2048, hop_length: int = 512, name: str = "vocoder") -> keras.Model:
+            n_fft: int = 2048, hop_length: int = 512, magnitude_prior: bool = True,
+            name: str = "vocoder") -> keras.Model:
     """The Vocos-style vocoder ``normalised LMS [B, n_mels, frames] -> waveform``.
 
     Args:
@@ -102,6 +128,8 @@ def vocoder(n_mels: int = 128, frames: int = 44, channels: int = 128, blocks: in
         channels: Width of the ConvNeXt blocks.
         blocks: Number of ConvNeXt blocks.
         n_fft, hop_length: The STFT the waveform is synthesised by (the LMS's).
+        magnitude_prior: Predict the log magnitudes as a correction of the mel
+            pseudo-inverse's (``MelMagnitude``) rather than from scratch.
 
     Returns:
         A functional model ``[B, n_mels, frames] -> [B, (frames - 1) * hop_length]``
@@ -122,12 +150,16 @@ def vocoder(n_mels: int = 128, frames: int = 44, channels: int = 128, blocks: in
         x = _convnext_block(x, channels, f"block{i + 1}", scale=1.0 / blocks)
     x = layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
     bins = n_fft // 2 + 1
-    # Start from quiet, random-phase frames: small weights, log magnitudes near -5.
+    # Start from quiet frames of one phase (small weights; log magnitudes near -5, or the
+    # prior's).
     spectrum = layers.Dense(
         2 * bins, name="spectrum",
         kernel_initializer=keras.initializers.RandomNormal(stddev=0.02),
-        bias_initializer=keras.initializers.Constant(
-            np.concatenate([np.full(bins, -5.0), np.zeros(bins)]).astype(np.float32)),
+        bias_initializer=keras.initializers.Constant(np.concatenate(
+            [np.full(bins, 0.0 if magnitude_prior else -5.0), np.zeros(bins)]).astype(np.float32)),
     )(x)
+    if magnitude_prior:
+        prior = MelMagnitude(n_fft, name="mel_magnitude")(lms)
+        spectrum = layers.Add(name="corrected_spectrum")([spectrum, prior])
     wave = SpectrumToWaveform(n_fft, hop_length, name="inverse_stft")(spectrum)
     return keras.Model(lms, wave, name=name)

@@ -71,6 +71,9 @@ class VocoderHyper:
     channels: int = hyper_field(128, "vocoder: width of the ConvNeXt blocks (default 128)",
                                 low=8)
     blocks: int = hyper_field(6, "vocoder: ConvNeXt blocks (default 6)", low=1)
+    magnitude_prior: bool = hyper_field(
+        True, "vocoder: predict magnitudes as a correction of the mel pseudo-inverse's "
+        "(default on; off: from scratch)")
     mel_weight: float = hyper_field(1.0, "vocoder: weight of the log-mel loss next to the "
                                     "multi-resolution STFT loss (default 1)", low=0.0)
 
@@ -78,7 +81,8 @@ class VocoderHyper:
 def build(ctx: registry.BuildContext) -> keras.Model:
     """The compiled vocoder of ``ctx.hyper``."""
     hyper = ctx.hyper
-    model = vocoder(channels=hyper.channels, blocks=hyper.blocks)
+    model = vocoder(channels=hyper.channels, blocks=hyper.blocks,
+                    magnitude_prior=hyper.magnitude_prior)
     model.compile(
         optimizer=keras.optimizers.Adam(ctx.learning_rate),
         loss=VocoderLoss(hyper.mel_weight),
