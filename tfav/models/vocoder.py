@@ -84,7 +84,7 @@ class SpectrumToWaveform(layers.Layer):
 @keras.saving.register_keras_serializable(package="tfav")
 class MelMagnitude(layers.Layer):
     """Normalised LMS ``[B, n_mels, frames]`` -> ``[B, frames, 2 * bins]``: the log STFT
-    magnitudes that the mel pseudo-inverse gives (Griffin-Lim's magnitude, ``tfav.audio.inversion``),
+    magnitudes that the mel pseudo-inverse gives (Griffin-Lim's, ``tfav.audio.inversion``),
     at the canonical level, then zero phases: the prior the vocoder's spectrum is
     predicted as a correction of."""
 
