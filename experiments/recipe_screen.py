@@ -38,6 +38,11 @@ VARIANTS = {
            "R1 penalty on real pairs, gamma 1 (Mescheder et al. 2018)"),
     "slow_d": ("gan_cls", {"d_learning_rate": 5e-5}, "D's learning rate a quarter of G's"),
     "g_steps_2": ("gan_cls", {"g_steps": 2}, "two G steps per D step"),
+    "sn_ttur": ("gan_cls", {"spectral_norm": True, "learning_rate": 1e-4, "d_learning_rate": 4e-4,
+                            "g_steps": 1},
+                "spectral norm in D (no batch norm), TTUR: D 4e-4, G 1e-4 (Zhang et al. 2019)"),
+    "sn_g2": ("gan_cls", {"spectral_norm": True, "g_steps": 2},
+              "spectral norm in D (no batch norm in D), two G steps"),
 }
 
 KEYS = ("acc_val", "pose_err", "spectrum_gap_db", "tv_ratio", "noise_spread", "real_score",

@@ -48,3 +48,12 @@ def test_test_clips_are_audible_float32():
     clips = bench.test_clips(3, 1000)
     assert clips.shape == (3, 1000) and clips.dtype.name == "float32"
     assert 0.04 < abs(clips).max() <= 0.5
+
+
+def test_vocoder_benchmark_reports_both_methods(capsys):
+    bench.main(["vocoder", "--batch", "2", "--repeats", "1", "--iterations", "2"])
+    out = capsys.readouterr().out
+    rates = {line.split()[0]: float(line.split("x real time")[0].split()[-1])
+             for line in out.splitlines() if "x real time" in line}
+    assert set(rates) == {"vocoder", "Griffin-Lim"} and min(rates.values()) > 0
+    assert "2 chunks of 0.5 s (1.0 s of sound)" in out and "faster" in out

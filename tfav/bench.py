@@ -357,6 +357,51 @@ def train(args):
           f"fp32 matmul peak {peak:.1f} GFLOP/s")
 
 
+@benchmark(
+    "vocoder",
+    "x real time of the neural vocoder against Griffin-Lim, on batches of 0.5 s LMS",
+    arg("--batch", type=int, default=32, help="0.5 s chunks per batch (default 32)"),
+    arg("--repeats", type=int, default=9, help="timed calls of each (default 9)"),
+    arg("--iterations", type=int, default=64, help="Griffin-Lim iterations (default 64)"),
+    arg("--vocoder", default=None,
+        help="a trained vocoder run or .keras (default: an untrained one of the default "
+             "size; the speed does not depend on the weights)"),
+    arg("--threads", type=int, default=0, help="TF intra-op threads (default: TF's choice)"),
+)
+def vocoder(args):
+    """Time the vocoder (``tfav.models.vocoder``) and fast Griffin-Lim
+    (``tfav.audio.griffin_lim_from_log_mel``) on the same batch of LMS of test notes,
+    each a ``tf.function``, taking turns, after a warm-up; prints the median and range."""
+    import tensorflow as tf
+
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    from tfav import audio
+    from tfav.models.vocoder import vocoder as build_vocoder
+    from tfav.runs import load_trained
+
+    model = load_trained(args.vocoder, "vocoder") if args.vocoder else build_vocoder()
+    lms = tasks.log_mel(test_clips(args.batch, audio.CHUNK_SAMPLES))
+    vocode = tf.function(lambda x: model(x, training=False))
+    griffin = tf.function(lambda x: audio.griffin_lim_from_log_mel(
+        audio.denormalize_log_mel(x), n_iter=args.iterations))
+    calls = [lambda: vocode(lms).numpy(), lambda: griffin(lms).numpy()]
+    for call in calls:
+        call()
+    seconds = time_calls(calls, args.repeats)
+    audio_seconds = args.batch * audio.CHUNK_SAMPLES / audio.SAMPLE_RATE
+    print(f"{args.batch} chunks of 0.5 s ({audio_seconds:.1f} s of sound) per call, "
+          f"{args.repeats} calls each; load average {os.getloadavg()[0]:.1f}; "
+          f"vocoder {model.count_params():,} parameters")
+    for name, times in zip(("vocoder", f"Griffin-Lim ({args.iterations} it.)"), seconds,
+                           strict=True):
+        rates = sorted(audio_seconds / t for t in times)
+        print(f"  {name:<22} {statistics.median(rates):8.1f}x real time "
+              f"(range {rates[0]:.1f}-{rates[-1]:.1f})")
+    ratio = statistics.median(seconds[1]) / statistics.median(seconds[0])
+    print(f"  vocoder / Griffin-Lim  {ratio:8.1f}x faster")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m tfav.bench", description=__doc__.split("\n")[0]
