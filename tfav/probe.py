@@ -328,8 +328,34 @@ def final_metrics(probe: Probe, model, evaluators: dict, seed: int = 0,
                                   probe.index.categories))
         real_probs = ev["sound_encoder"].predict(val["lms"], verbose=0)
         results["real_lms_accuracy"] = metrics.classification_accuracy(real_probs, val["label"])
+        results.update(i2s_realism(probe, model, ev["sound_encoder"], gen, diversity_conditions))
 
     return {k: float(v) if isinstance(v, np.floating | float) else v for k, v in results.items()}
+
+
+def i2s_realism(probe: Probe, model, classifier, generated, conditions: int = 64) -> dict:
+    """The I2S measures nothing trains on: the Frechet distance on the sound classifier's
+    128-d features between real validation LMS and ``generated`` ones (the role
+    Melception plays for SpecVQGAN), beside the same between training and validation
+    LMS; and the noise spread: the mean distance between spectrograms of one image with
+    four noises over the mean distance between real LMS of one instrument (both on
+    ``[128, 34]`` normalised LMS)."""
+    features = encoder_from_classifier(classifier)
+    val, train = probe.data["validation"], probe.data.get("train")
+
+    def embed(lms):
+        return np.asarray(features.predict(lms, batch_size=128, verbose=0), np.float64)
+
+    real = embed(val["lms"])
+    out = {"sound_fid": metrics.frechet_distance(real, embed(generated))}
+    if train is not None:
+        out["sound_fid_real"] = metrics.frechet_distance(real, embed(train["lms"]))
+    draws = np.transpose(probe.generate(model, "validation", samples=4, conditions=conditions),
+                         (1, 0, 2, 3))
+    real_lms = np.clip(np.asarray(resize_spectrogram(val["lms"], draws.shape[-1])), -1.0, 1.0)
+    out["noise_spread"] = metrics.diversity(np.clip(draws, -1.0, 1.0)) / (
+        metrics.within_class_distance(real_lms, val["label"]))
+    return out
 
 
 def judge_metrics(probe: Probe, model, judge, generated, conditions: int = 64) -> dict:
