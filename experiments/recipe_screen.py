@@ -43,6 +43,8 @@ VARIANTS = {
                 "spectral norm in D (no batch norm), TTUR: D 4e-4, G 1e-4 (Zhang et al. 2019)"),
     "sn_g2": ("gan_cls", {"spectral_norm": True, "g_steps": 2},
               "spectral norm in D (no batch norm in D), two G steps"),
+    "sn_g2_ms": ("gan_cls", {"spectral_norm": True, "g_steps": 2, "mode_seeking_weight": 1.0},
+                 "spectral norm in D, two G steps, mode seeking 1 (Mao et al. 2019)"),
 }
 
 KEYS = ("acc_val", "pose_err", "spectrum_gap_db", "tv_ratio", "noise_spread", "real_score",
