@@ -185,7 +185,12 @@ def test_video_is_for_s2i_runs_and_needs_a_video_name(run, piece, work, capsys):
     image = work / "frame.png"
     image.write_bytes(b"")
     for argv, words in (
-        ([str(i2s), "--image", str(image), "--video", str(work / "x.mp4")], "--video is for S2I"),
+        ([str(i2s), "--image", str(image), "--video", str(work / "x.mp4")],
+         "--video IN with --audio-out OUT.wav"),
+        ([str(run), "--video", str(work / "x.mp4"), "--audio-out", str(work / "x.wav")],
+         "--audio-out is for I2S runs"),
+        ([str(run), "--audio", str(piece), "--audio-out", str(work / "x.wav")],
+         "give the silent video as --video"),
         ([str(run), "--audio", str(piece), "--video", str(work / "x.gif")], "a video must end"),
         ([str(run), "--audio", str(piece), "--fps", "30"], "--fps: for --video only"),
     ):

@@ -169,3 +169,63 @@ def test_generate_image_by_vocoder_or_griffin_lim(tmp_path):
     assert rate == 44100 and len(wave) == 22016 and np.abs(wave).max() > 0.5
     with pytest.raises(SystemExit):
         generate.main([str(run), "--audio", str(image), "--vocoder", "neural"])
+
+
+def _write_video(path, seconds=1.3, fps=20, size=48):
+    """A silent video whose frame n is a flat grey of level 2 n (so its index is readable)."""
+    av = pytest.importorskip("av")
+    from fractions import Fraction
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("h264", rate=fps)
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for n in range(int(seconds * fps)):
+            frame = av.VideoFrame.from_ndarray(np.full((size, size, 3), 2 * n, np.uint8),
+                                               format="rgb24")
+            frame.pts, frame.time_base = n, Fraction(1, fps)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+def test_overlap_add_rebuilds_a_signal_cut_into_half_overlapping_chunks():
+    from tfav.performance import SOUNDTRACK_HOP as hop
+    from tfav.performance import overlap_add, overlap_add_stream
+
+    x = np.random.default_rng(0).standard_normal(9 * hop).astype(np.float32)
+    chunks = np.stack([x[k * hop:(k + 2) * hop] for k in range(8)])
+    np.testing.assert_allclose(overlap_add(chunks), x, atol=1e-5)
+    streamed = np.concatenate(list(overlap_add_stream([chunks[:3], chunks[3:]])))
+    np.testing.assert_array_equal(streamed, overlap_add(chunks))
+    # Chunks that disagree are cross-faded, not cut: no jump at any border.
+    steps = overlap_add(np.stack([np.full(2 * hop, float(k)) for k in range(4)]))
+    assert np.abs(np.diff(steps)).max() < 1e-3
+
+
+def test_chunk_frames_takes_the_frame_at_each_chunk_centre(tmp_path):
+    from tfav.performance import chunk_frames
+
+    frames, seconds = chunk_frames(_write_video(tmp_path / "v.mp4"), image_size=16)
+    assert seconds == pytest.approx(1.3, abs=0.01)
+    # Chunks start every 0.25 s; five of them cover 6 x 0.25 = 1.5 s >= 1.3 s (four: 1.25 s).
+    assert len(frames) == 5
+    # Chunk k's centre is 0.25 + 0.25 k s: frame 5 + 5 k at 20 fps, of level 10 + 10 k.
+    np.testing.assert_allclose(frames.reshape(5, -1).mean(axis=1), [10, 20, 30, 40, 50], atol=3)
+
+
+def test_video_to_soundtrack_writes_the_whole_video_length(tmp_path, capsys):
+    run, _ = _tiny_i2s(tmp_path / "i2s")
+    video = _write_video(tmp_path / "v.mp4")
+    out = tmp_path / "sound.wav"
+    assert generate.main([str(run), "--video", str(video), "--audio-out", str(out),
+                          "--vocoder", "griffin-lim"]) == 0
+    wave, rate = sf.read(out)
+    assert rate == 44100 and len(wave) == round(1.3 * 44100)
+    assert np.abs(wave).max() == pytest.approx(0.9, abs=1e-3)
+    assert "wrote" in capsys.readouterr().out and not list(tmp_path.glob("*.tmp*"))
+    with pytest.raises(SystemExit):
+        generate.main([str(run), "--video", str(tmp_path / "none.mp4"), "--audio-out",
+                       str(out)])

@@ -12,7 +12,9 @@ loses detail, Chen sec. 5.4, so expect a rough timbre).
 ``--video out.mp4`` (S2I runs, with ``--audio``) writes the whole sound file as a
 video instead: one frame per ``1/--fps`` s, each generated from the half second
 centred on its time, all with the noise of ``--seed``, upscaled to ``--size``
-pixels and muxed with the sound (:mod:`tfav.performance`).
+pixels and muxed with the sound (:mod:`tfav.performance`). I2S runs take
+``--video in.mp4 --audio-out out.wav`` instead: the video's soundtrack, a chunk
+every quarter second from the frame at its centre, vocoded and overlap-added.
 """
 
 from __future__ import annotations
@@ -69,12 +71,21 @@ def image_to_sounds(model, image_path, n=4, seed=0, vocoder=None):
     return np.asarray(lms), 0.9 * wave / np.maximum(peak, 1e-9)
 
 
+def _vocoder(choice, config):
+    """The run's dataset's vocoder (trained now if the cache has none), or for
+    ``griffin-lim`` a callable with the same input and output level."""
+    if choice == "griffin-lim":
+        return lambda lms, training=False: audio.griffin_lim_from_log_mel(
+            audio.denormalize_log_mel(lms))
+    return training.dependency("vocoder", config["data"], open_index(config["data"]))
+
+
 @one_line_errors
 def main(argv=None):
     lo, hi = performance.FPS_RANGE
     p = argparse.ArgumentParser(prog="python -m tfav.generate", description=__doc__.split("\n")[0])
     p.add_argument("run", help="run folder written by python -m tfav.train")
-    source = p.add_mutually_exclusive_group(required=True)
+    source = p.add_mutually_exclusive_group()
     source.add_argument("--audio", help="sound file (S2I runs)")
     source.add_argument("--image", help="image file (I2S runs)")
     p.add_argument("--n", type=number_in(int, 1), default=8,
@@ -90,24 +101,33 @@ def main(argv=None):
                    help="I2S: how spectrograms become sound: the neural vocoder (default; "
                    "trained and cached the first time) or Griffin-Lim")
     p.add_argument("--video", help="S2I: write the whole --audio file as this video "
-                   "(.mp4, .mov, .mkv or .m4v; one noise, so --n does not apply)")
+                   "(.mp4, .mov, .mkv or .m4v; one noise, so --n does not apply); I2S: the "
+                   "video to give a soundtrack (with --audio-out)")
+    p.add_argument("--audio-out", help="I2S, with --video: write the video's generated "
+                   "soundtrack to this .wav file")
     p.add_argument("--fps", type=int, default=None,
                    help=f"--video: frames per second, {lo} to {hi} (default 25)")
     p.add_argument("--size", type=int, default=None,
                    help="--video: frame width and height in pixels, even (default 256)")
     args = p.parse_args(argv)
+    soundtrack = args.audio_out is not None
+    if soundtrack and (not args.video or args.audio or args.image):
+        raise ConfigError("--audio-out: give the silent video as --video (not --audio or --image)")
+    if not (soundtrack or args.audio or args.image):
+        raise ConfigError("give --audio (S2I runs), --image (I2S runs) or --video with "
+                          "--audio-out (I2S runs)")
     try:
         gains = [float(g) for g in args.gains.split(",")] if args.gains else [1.0]
     except ValueError as e:
         raise ConfigError(f"--gains: expected numbers like 0.25,0.5,1,2,4 ({e})") from e
     if args.gains and (args.image or min(gains) <= 0):
         raise ConfigError("--gains: positive gains, for --audio only")
-    if args.vocoder and not args.image:
-        raise ConfigError("--vocoder: for --image (I2S runs) only")
+    if args.vocoder and not (args.image or soundtrack):
+        raise ConfigError("--vocoder: for --image or --audio-out (I2S runs) only")
     video_only = [f"--{k}" for k in ("fps", "size") if getattr(args, k) is not None]
     if video_only and not args.video:
         raise ConfigError(f"{', '.join(video_only)}: for --video only")
-    if args.video:
+    if args.video and not soundtrack:
         clash = [f for f, v in (("--gains", args.gains), ("--offset", args.offset),
                                 ("--out", args.out)) if v is not None]
         if clash:
@@ -118,11 +138,14 @@ def main(argv=None):
 
     run_dir = Path(args.run)
     task, config = read_generator_run(run_dir)
-    source = args.audio or args.image
-    if args.video and task.direction != "s2i":
-        raise ConfigError(f"{run_dir}: --video is for S2I runs; a {task.name} run generates "
-                          "sounds from --image")
-    if (task.direction == "s2i") != bool(args.audio):
+    source = args.audio or args.image or args.video
+    if soundtrack and task.direction != "i2s":
+        raise ConfigError(f"{run_dir}: --audio-out is for I2S runs; a {task.name} run makes "
+                          "videos from --audio with --video")
+    if args.video and not soundtrack and task.direction != "s2i":
+        raise ConfigError(f"{run_dir}: a {task.name} run makes sound: --image, or --video "
+                          "IN with --audio-out OUT.wav")
+    if not soundtrack and (task.direction == "s2i") != bool(args.audio):
         wanted = "--audio" if task.direction == "s2i" else "--image"
         raise ConfigError(f"{run_dir}: a {task.name} run generates from {wanted}")
     if not Path(source).exists():
@@ -130,6 +153,14 @@ def main(argv=None):
     out = Path(args.out) if args.out else run_dir / "generated" / Path(source).stem
     model = load_trained(run_dir, task.name, checkpoint=args.checkpoint)
     condition = getattr(task, "condition", "lms")
+    if soundtrack:
+        done = performance.video_to_soundtrack(
+            model, _vocoder(args.vocoder, config), source, args.audio_out, seed=args.seed,
+            progress=sys.stderr.isatty())
+        print(f"[tfav] wrote {args.audio_out}: {done['audio_seconds']:.2f} s from "
+              f"{done['chunks']} chunks in {done['wall_seconds']:.2f} s "
+              f"({done['realtime_factor']:.2f}x real time)")
+        return 0
     if args.video:
         done = performance.audio_to_video(model, source, args.video, fps=fps, seed=args.seed,
                                           size=size, progress=sys.stderr.isatty(),
@@ -153,9 +184,7 @@ def main(argv=None):
         labels = [f"x{g:g}" for g in gains] if args.gains else None
         save_png(out / "grid.png", image_grid(rows, row_labels=labels))
     else:
-        vocoder = None
-        if (args.vocoder or "neural") == "neural":
-            vocoder = training.dependency("vocoder", config["data"], open_index(config["data"]))
+        vocoder = _vocoder(args.vocoder, config) if args.vocoder != "griffin-lim" else None
         lms, waves = image_to_sounds(model, source, args.n, args.seed, vocoder)
         cells = [[spectrogram_rgb(x) for x in lms]]
         save_png(out / "log_mel.png", image_grid(cells, cell_height=128))

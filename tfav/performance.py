@@ -1,4 +1,5 @@
-"""A whole performance: a sound file -> a video of the performer, with the sound.
+"""A whole performance: a sound file -> a video of the performer, with the sound
+(:func:`audio_to_video`), and a silent video -> its soundtrack (:func:`video_to_soundtrack`).
 
 Frame ``i`` of the video is shown at ``i / fps`` s and is generated from the
 0.5 s of sound centred on that time (:func:`tfav.audio.centred_chunks`: zeros
@@ -14,6 +15,14 @@ The sound file is read once; frames are generated, encoded and muxed ``batch``
 at a time, so memory does not grow with the length of the piece. The video is
 written to a temporary file in the target's folder and renamed over it at the
 end (:func:`tfav.files.atomic_path`): a failure leaves nothing behind.
+
+The soundtrack of a video (an I2S model and the vocoder): every quarter second a
+half-second chunk is generated from the video frame at its centre, with one noise
+for the whole video (one instrument), turned into sound by the vocoder, weighted by
+a Hann window of the chunk's length and overlap-added; the windows of chunks half a
+chunk apart sum to one, so there is no border where one chunk ends and another
+starts. The track is written at a fixed level, then scaled to a 0.9 peak in a second
+pass over the file, both streamed.
 """
 
 from __future__ import annotations
@@ -28,8 +37,8 @@ from tqdm import tqdm
 
 from tfav import audio, tasks
 from tfav.audio import SAMPLE_RATE
-from tfav.data.videos import import_av
-from tfav.errors import ConfigError
+from tfav.data.videos import VideoReadError, import_av, square_image
+from tfav.errors import ConfigError, DataError
 from tfav.files import atomic_path
 from tfav.visualize import to_uint8_image
 
@@ -176,3 +185,142 @@ def audio_to_video(model, audio_path, out_path, fps=25, seed=0, size=256, batch=
         "generation_fps": n_frames / max(generate_seconds, 1e-9),
         "realtime_factor": seconds / max(wall, 1e-9),
     }
+
+
+#: The soundtrack's chunk stride: half a chunk (0.25 s), where Hann windows sum to one.
+SOUNDTRACK_HOP = audio.CHUNK_SAMPLES // 2
+
+
+def chunk_frames(video_path, image_size: int = 64, hop: int = SOUNDTRACK_HOP):
+    """``(frames [K, S, S, 3] uint8, seconds)``: for chunk ``k`` (starting at ``k * hop``
+    samples) the first video frame at or after its centre, square-cropped and resized
+    to ``image_size``; and the video's duration. ``K`` chunks cover the duration.
+
+    Raises:
+        DataError: the video cannot be read or has no frames.
+    """
+    av = import_av("reading videos")
+    centre = audio.CHUNK_SAMPLES / 2 / SAMPLE_RATE
+    step = hop / SAMPLE_RATE
+    wanted, frames, last, duration = 0, [], None, 0.0
+    try:
+        with av.open(str(video_path)) as container:
+            if not container.streams.video:
+                raise VideoReadError("no video stream")
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            rate = float(stream.average_rate or 25)
+            for n, frame in enumerate(container.decode(stream)):
+                t = frame.time if frame.time is not None else n / rate
+                duration = max(duration, t + 1.0 / rate)
+                image = None
+                while t + 1e-6 >= wanted * step + centre:
+                    if image is None:
+                        image = square_image(frame.to_ndarray(format="rgb24"), image_size)
+                    frames.append(image)
+                    wanted += 1
+                last = frame
+    except (av.FFmpegError, OSError, ValueError, VideoReadError) as e:
+        raise DataError(f"{video_path}: cannot read the video ({' '.join(str(e).split())})") from e
+    if last is None:
+        raise DataError(f"{video_path}: no video frames")
+    # Chunks whose centre falls after the last frame but which start inside the video.
+    needed = max(1, int(np.ceil(duration * SAMPLE_RATE / hop)) - 1)
+    tail = square_image(last.to_ndarray(format="rgb24"), image_size)
+    frames += [tail] * max(0, needed - len(frames))
+    return np.stack(frames[:needed]), duration
+
+
+def _hann(n):
+    return (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)).astype(np.float32)
+
+
+def overlap_add_stream(batches, hop: int = SOUNDTRACK_HOP):
+    """Overlap-add of chunks (each ``<= 2 * hop`` samples, zero-padded to it) placed
+    ``hop`` apart, weighted by a periodic Hann window of ``2 * hop`` samples, whose
+    halves sum to one; the first half of the first chunk and the second half of the
+    last are kept unweighted (nothing overlaps them). Takes an iterable of ``[k, L]``
+    batches and yields the finished samples, ``hop`` per chunk, then the last ``hop``.
+    """
+    window = _hann(2 * hop)
+    carry = None
+    for chunks in batches:
+        for chunk in np.asarray(chunks, np.float32):
+            c = np.zeros(2 * hop, np.float32)
+            c[: min(len(chunk), 2 * hop)] = chunk[: 2 * hop]
+            yield c[:hop] if carry is None else carry + window[:hop] * c[:hop]
+            carry, last = window[hop:] * c[hop:], c[hop:]
+    if carry is not None:
+        yield last
+
+
+def overlap_add(chunks, hop: int = SOUNDTRACK_HOP, length: int | None = None) -> np.ndarray:
+    """:func:`overlap_add_stream` of one array of chunks ``[K, L]``, cut to ``length``."""
+    out = np.concatenate(list(overlap_add_stream([chunks], hop)))
+    return out[:length] if length is not None else out
+
+
+def video_to_soundtrack(model, vocoder, video_path, out_path, seed=0, batch=32,
+                        progress=True) -> dict:
+    """Write the soundtrack of a video generated by an I2S model (module docstring).
+
+    Args:
+        model: a trained I2S GAN (``runs.load_trained``).
+        vocoder: a trained vocoder (``tfav.models.vocoder``).
+        video_path: any video PyAV reads (its sound, if any, is ignored).
+        out_path: the WAV file (16-bit, 44.1 kHz mono), written atomically.
+        seed: picks the noise shared by all chunks.
+        batch: chunks generated at a time.
+
+    Returns:
+        ``{"chunks", "audio_seconds", "wall_seconds", "realtime_factor"}``.
+
+    Raises:
+        DataError: the video cannot be read. ConfigError: a bad output name.
+    """
+    import soundfile as sf
+
+    from tfav.models.generators import resize_spectrogram
+
+    start = time.perf_counter()
+    out_path = Path(out_path)
+    if out_path.suffix.lower() != ".wav":
+        raise ConfigError(f"{out_path}: the soundtrack is written as .wav")
+    if out_path.is_dir():
+        raise ConfigError(f"{out_path}: is a folder, not a sound file name")
+    frames, duration = chunk_frames(video_path)
+    z = noise(model.z_dim, seed)
+    length = int(round(duration * SAMPLE_RATE))
+    bar = tqdm(total=len(frames), desc="soundtrack", unit="chunk", disable=not progress)
+
+    def sounds():  # the vocoded chunks, ``batch`` at a time
+        for first in range(0, len(frames), batch):
+            part = frames[first : first + batch].astype(np.float32) / 127.5 - 1.0
+            lms = resize_spectrogram(model.generate(part, z=np.repeat(z, len(part), axis=0)),
+                                     tasks.LMS_FRAMES)
+            yield np.asarray(vocoder(lms, training=False))
+            bar.update(len(part))
+
+    peak, written = 0.0, 0
+    try:
+        with atomic_path(out_path, suffix=".tmp.wav") as tmp:
+            raw = tmp.with_name(tmp.name + ".float.wav")
+            try:
+                with sf.SoundFile(raw, "w", SAMPLE_RATE, 1, subtype="FLOAT") as f:
+                    for piece in overlap_add_stream(sounds()):
+                        piece = piece[: max(0, length - written)]
+                        f.write(piece)
+                        written += len(piece)
+                        peak = max(peak, float(np.abs(piece).max(initial=0.0)))
+                gain = 0.9 / peak if peak > 1e-9 else 1.0
+                with sf.SoundFile(raw) as source, sf.SoundFile(
+                        tmp, "w", SAMPLE_RATE, 1, subtype="PCM_16", format="WAV") as sink:
+                    for block in source.blocks(blocksize=1 << 16, dtype="float32"):
+                        sink.write(np.clip(block * gain, -1.0, 1.0))
+            finally:
+                raw.unlink(missing_ok=True)
+    finally:
+        bar.close()
+    wall = time.perf_counter() - start
+    return {"chunks": len(frames), "audio_seconds": written / SAMPLE_RATE, "wall_seconds": wall,
+            "realtime_factor": written / SAMPLE_RATE / max(wall, 1e-9)}
