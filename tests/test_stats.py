@@ -164,3 +164,27 @@ def test_cli_subprocess_json(tiny_pairs):
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert json.loads(r.stdout)["validation"] == {"cello": 2, "flute": 2, "violin": 2}
+
+
+def test_stats_of_a_tfrecord_folder_and_strict_finds_a_damaged_shard(tiny_pairs, tmp_path,
+                                                                     capsys):
+    out = tmp_path / "records"
+    data_main(["to-tfrecord", str(tiny_pairs), str(out)])
+    capsys.readouterr()
+    data_main(["stats", str(out), "--json"])
+    assert json.loads(capsys.readouterr().out) == {
+        "train": {"cello": 4, "flute": 4, "violin": 4},
+        "validation": {"cello": 2, "flute": 2, "violin": 2}}
+    data_main(["stats", str(out), "--strict"])
+    assert "TFRecord folder; problems (every record decoded): 0" in capsys.readouterr().out
+    shard = out / "train-00000-of-00001.tfrecord"
+    data = shard.read_bytes()
+    shard.write_bytes(data[: len(data) // 2])  # cut short, as by a full disk
+    data_main(["stats", str(out)])  # without --strict: counts only, exit 0
+    assert "--strict decodes every record" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        data_main(["stats", str(out), "--strict"])
+    assert e.value.code == 2
+    captured = capsys.readouterr()
+    assert "split 'train' has 6 readable records, tfrecord.json lists 12" in captured.out
+    assert captured.err.strip().endswith("1 problem (listed above)")

@@ -151,7 +151,7 @@ def test_i2s_export_synthesises_with_the_vocoder(tmp_path):
     np.testing.assert_allclose(got["waveform"], out["waveform"], atol=1e-3)
 
 
-def test_generate_image_by_vocoder_or_griffin_lim(tmp_path):
+def test_generate_image_by_vocoder_or_griffin_lim(tmp_path, capsys):
     run, gan = _tiny_i2s(tmp_path / "i2s")
     image = tmp_path / "frame.png"
     from PIL import Image
@@ -169,6 +169,7 @@ def test_generate_image_by_vocoder_or_griffin_lim(tmp_path):
     assert rate == 44100 and len(wave) == 22016 and np.abs(wave).max() > 0.5
     with pytest.raises(SystemExit):
         generate.main([str(run), "--audio", str(image), "--vocoder", "neural"])
+    assert "--vocoder: for --image or --audio-out" in capsys.readouterr().err
 
 
 def _write_video(path, seconds=1.3, fps=20, size=48):
@@ -226,6 +227,16 @@ def test_video_to_soundtrack_writes_the_whole_video_length(tmp_path, capsys):
     assert rate == 44100 and len(wave) == round(1.3 * 44100)
     assert np.abs(wave).max() == pytest.approx(0.9, abs=1e-3)
     assert "wrote" in capsys.readouterr().out and not list(tmp_path.glob("*.tmp*"))
+    capsys.readouterr()
     with pytest.raises(SystemExit):
         generate.main([str(run), "--video", str(tmp_path / "none.mp4"), "--audio-out",
                        str(out)])
+    assert "none.mp4: no such file" in capsys.readouterr().err
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    with pytest.raises(SystemExit):
+        generate.main([str(run), "--video", str(broken), "--audio-out", str(tmp_path / "b.wav"),
+                       "--vocoder", "griffin-lim"])
+    err = capsys.readouterr().err.strip()
+    assert "broken.mp4: cannot read the video" in err and "\n" not in err
+    assert not (tmp_path / "b.wav").exists() and not list(tmp_path.glob("*.tmp*"))

@@ -112,6 +112,24 @@ def dataset_stats(root, *, progress: bool = True, strict: bool = False) -> dict:
     }
 
 
+def tfrecord_stats(folder, *, strict: bool = False) -> dict:
+    """Inspect a TFRecord folder written by ``to-tfrecord``: its counts (from
+    ``tfrecord.json``) and, with ``strict``, every shard read and every record decoded
+    as training reads them (:func:`tfav.data.tfrecord.find_undecodable`; the first bad
+    record of each split is reported)."""
+    from tfav.data import tfrecord  # TensorFlow
+
+    index = tfrecord.read_index(folder)
+    problems = []
+    if strict:
+        for split in layout.SPLITS:
+            if index.count(split):
+                problems.append(tfrecord.find_undecodable(folder, split))
+    return {"root": index.root, "categories": list(index.categories),
+            "counts": {s: dict(c) for s, c in index.split_counts.items()},
+            "problems": [p for p in problems if p], "strict": strict, "tfrecord": True}
+
+
 def format_stats(stats: dict, unpaired_limit: int = 20) -> str:
     """A human-readable report of :func:`dataset_stats`."""
     counts = stats["counts"]
@@ -123,6 +141,12 @@ def format_stats(stats: dict, unpaired_limit: int = 20) -> str:
         lines.append(f"  {c:<{width}} " + " ".join(f"{counts[s][c]:>10}" for s in counts))
     total = " ".join(f"{sum(counts[s].values()):>10}" for s in counts)
     lines.append(f"  {'total':<{width}} {total}")
+    if stats.get("tfrecord"):
+        problems = stats["problems"]
+        checked = "every record decoded" if stats["strict"] else "--strict decodes every record"
+        lines.append(f"TFRecord folder; problems ({checked}): {len(problems)}")
+        lines.extend(f"  {p}" for p in problems)
+        return "\n".join(lines)
     unpaired = stats["unpaired"]
     lines.append(f"unpaired files (not used): {len(unpaired)}")
     for path in unpaired[:unpaired_limit]:
@@ -155,7 +179,8 @@ def format_stats(stats: dict, unpaired_limit: int = 20) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", help="pair folder (img/<split>/<category>, chunk/...)")
+    parser.add_argument("path", help="pair folder (img/<split>/<category>, chunk/...) or a "
+                        "TFRecord folder written by to-tfrecord")
     parser.add_argument(
         "--json", action="store_true", help="print only the pair counts per split and category"
     )
@@ -170,6 +195,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     strict = getattr(args, "strict", False)
     progress = sys.stderr.isatty()
+    if layout.is_tfrecord_folder(args.path):
+        stats = tfrecord_stats(args.path, strict=strict)
+        print(json.dumps(stats["counts"]) if args.json else format_stats(stats))
+        if strict and stats["problems"]:
+            n = len(stats["problems"])
+            raise DataError(f"{stats['root']}: {n} problem{'s' if n > 1 else ''} (listed above)")
+        return
     if args.json and not strict:
         index = layout.index_pairs(args.path)
         print(json.dumps(pair_counts(index)))

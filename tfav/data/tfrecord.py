@@ -312,17 +312,20 @@ def find_undecodable(folder, split: str, *, categories=None, image_size: int = 6
     TFRecord shard (...)"``); ``None`` when every record decodes.
 
     ``to-tfrecord`` writes only what decodes, so this finds shards damaged (or
-    written by other means) after the conversion.
+    written by other means) after the conversion, including a shard cut short (a
+    record count below ``tfrecord.json``'s, which ``TFRecordDataset`` does not report).
     """
     categories = layout.category_list(categories)
-    meta, files, _, cats = _shards(folder, split, categories)
+    meta, files, expected, cats = _shards(folder, split, categories)
     parse, keep, decode_item = _parse_and_decode(meta, categories, cats, image_size)
+    found = 0
     for shard in files:
         try:
             for record in tf.data.TFRecordDataset(shard):
                 item = parse(record)
                 if not keep(item):
                     continue
+                found += 1
                 try:
                     decode_item(item)
                 except tf.errors.OpError as e:
@@ -330,6 +333,9 @@ def find_undecodable(folder, split: str, *, categories=None, image_size: int = 6
                             f"({decode_error_reason(e)})")
         except tf.errors.OpError as e:
             return f"{shard}: corrupt TFRecord shard ({decode_error_reason(e)})"
+    if found != expected:  # a shard cut short ends without an error in TFRecordDataset
+        return (f"{folder}: split '{split}' has {found} readable records, {META_FILE} lists "
+                f"{expected} (a shard was cut short or replaced; convert the pair folder again)")
     return None
 
 
