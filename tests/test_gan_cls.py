@@ -287,3 +287,21 @@ def test_mode_seeking_and_r1_train_and_round_trip(tmp_path):
     gan.save(path)
     loaded = keras.models.load_model(path)
     assert loaded.mode_seeking_weight == 1.0 and loaded.r1_weight == 1.0
+
+
+def test_i2s_has_an_auxiliary_classifier_by_default_and_s2i_does_not():
+    from tfav import objectives, tasks
+    from tfav.models import encoders
+
+    def outputs(task_name, values):
+        task = tasks.get_task(task_name)
+        modality = encoders.image_classifier if task.direction == "i2s" else (
+            encoders.sound_classifier)
+        encoder = encoders.encoder_from_classifier(modality(3, base_filters=4))
+        hyper = objectives.make_hyper(task, {"base_filters": 4, "z_dim": 4, **values})
+        model = objectives.build_model(task, 3, hyper, encoder=encoder)
+        return len(model.discriminator.outputs)
+
+    assert outputs("i2s", {}) == 2 and outputs("i2s", {"aux_classifier": False}) == 1
+    assert outputs("s2i_instrument", {}) == 1 and outputs("s2i_instrument",
+                                                          {"aux_classifier": True}) == 2

@@ -271,9 +271,10 @@ class ChenHyper(GANHyper):
     r1_weight: float = hyper_field(
         0.0, "Chen GANs: weight gamma of the R1 gradient penalty on real pairs (Mescheder et "
         "al. 2018; default 0: off)", tune=("choice", [0.0, 0.1, 1.0, 10.0]), low=0.0)
-    aux_classifier: bool = hyper_field(
-        False, "Chen GANs with several categories: D also classifies the instrument and G is "
-        "trained to be classified as the condition's (Odena et al. 2017; default off)")
+    aux_classifier: bool | None = hyper_field(
+        None, "Chen GANs with several categories: D also classifies the instrument and G is "
+        "trained to be classified as the condition's (Odena et al. 2017; default: the task's, "
+        "on for i2s, off otherwise, the paper's)", task_default="aux_classifier")
 
 
 def condition_encoder(task, hyper, resources):
@@ -325,9 +326,10 @@ def build(ctx: registry.BuildContext) -> ConditionalGAN:
     lr, bf = ctx.learning_rate, ctx.base_filters
     if ctx.encoder is None:
         raise ConfigError(f"task '{task.name}' needs a trained {task.encoder}")
-    if hyper.aux_classifier and task.wrong_pairs == "same_category":
+    aux_classifier = registry.resolved(hyper, "aux_classifier", task)
+    if aux_classifier and task.wrong_pairs == "same_category":
         raise ConfigError(f"--aux-classifier needs several categories; '{task.name}' trains one")
-    classes = ctx.num_classes if hyper.aux_classifier else 0
+    classes = ctx.num_classes if aux_classifier else 0
     if task.direction == "s2i":
         generator = generators.sound_to_image_generator(
             z_dim=hyper.z_dim, base_filters=bf, image_size=ctx.image_size,

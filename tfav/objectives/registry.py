@@ -61,6 +61,15 @@ def default_of(f: dataclasses.Field, task):
     return f.default
 
 
+def resolved(hyper, name: str, task):
+    """``hyper.<name>``, or the task's default for it when it is ``None``."""
+    value = getattr(hyper, name)
+    if value is None:
+        f = next(f for f in dataclasses.fields(hyper) if f.name == name)
+        return default_of(f, task)
+    return value
+
+
 @dataclasses.dataclass(frozen=True)
 class BuildContext:
     """What a builder gets: the task, the data's class count, the hyperparameters,
