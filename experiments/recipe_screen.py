@@ -45,6 +45,9 @@ VARIANTS = {
               "spectral norm in D (no batch norm in D), two G steps"),
     "sn_g2_ms": ("gan_cls", {"spectral_norm": True, "g_steps": 2, "mode_seeking_weight": 1.0},
                  "spectral norm in D, two G steps, mode seeking 1 (Mao et al. 2019)"),
+    "sn_g2_ms_quarter": ("gan_cls", {"spectral_norm": True, "g_steps": 2,
+                                     "mode_seeking_weight": 0.25},
+                         "spectral norm in D, two G steps, mode seeking 0.25"),
 }
 
 KEYS = ("acc_val", "pose_err", "spectrum_gap_db", "tv_ratio", "noise_spread", "real_score",
