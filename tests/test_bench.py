@@ -57,3 +57,10 @@ def test_vocoder_benchmark_reports_both_methods(capsys):
              for line in out.splitlines() if "x real time" in line}
     assert set(rates) == {"vocoder", "Griffin-Lim"} and min(rates.values()) > 0
     assert "2 chunks of 0.5 s (1.0 s of sound)" in out and "faster" in out
+
+
+def test_vocoder_benchmark_names_a_missing_vocoder(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        bench.main(["vocoder", "--vocoder", str(tmp_path / "nowhere")])
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and "nowhere: no trained vocoder here" in err and "\n" not in err

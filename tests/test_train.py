@@ -372,3 +372,52 @@ def test_wrong_pairs_of_other_categories_need_two_categories(tiny_pairs, tmp_pat
     assert err == (f"error: task 's2i_instrument' draws its wrong pairs from other categories, "
                    f"but {tiny_pairs} has 1 category to train on (violin); give it 2 or more")
     assert not (tmp_path / "run").exists() and not (tmp_path / "cache").exists()
+
+
+@pytest.mark.slow
+def test_five_kill_9s_at_random_moments_lose_and_repeat_no_epoch(tiny_pairs, tmp_path, cache):
+    """SIGKILL a CLI training five times at random moments of its epochs, resume each time:
+    the history has every epoch once and the optimizer took the steps of a run never
+    killed (one per epoch here)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    epochs = 40
+    run = tmp_path / "run"
+    argv = [sys.executable, "-m", "tfav.train", "--task", "sound_encoder", "--data",
+            str(tiny_pairs), "--epochs", str(epochs), "--batch-size", "4",
+            "--steps-per-epoch", "1", "--out", str(run)]
+    env = {**os.environ, "TFAV_CACHE": str(cache), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    rng = np.random.default_rng(0)
+    kills = 0
+    while kills < 5:
+        resume = ["--resume"] if (run / "config.json").exists() else []
+        process = subprocess.Popen(argv + resume, env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT)
+        # Wait until this process has finished an epoch of its own, then kill it at a
+        # random moment of the ones that follow.
+        start = json.loads((run / "state.json").read_text())["epoch"] if (
+            run / "state.json").exists() else 0
+        deadline = time.time() + 120
+        while time.time() < deadline and process.poll() is None:
+            done = json.loads((run / "state.json").read_text())["epoch"] if (
+                run / "state.json").exists() else 0
+            if done > start:
+                break
+            time.sleep(0.05)
+        if process.poll() is not None:
+            break  # finished before a kill: the run is complete
+        time.sleep(rng.uniform(0.0, 0.6))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        kills += 1
+    assert kills == 5, "the run finished before it was killed five times"
+    finished = subprocess.run(argv + ["--resume"], env=env, capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stdout[-2000:] + finished.stderr[-2000:]
+    state = json.loads((run / "state.json").read_text())
+    assert [h["epoch"] for h in state["history"]] == list(range(1, epochs + 1))
+    model = load_trained(run, "sound_encoder", compile=True)
+    assert int(model.optimizer.iterations) == epochs  # --steps-per-epoch 1

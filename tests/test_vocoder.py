@@ -240,3 +240,17 @@ def test_video_to_soundtrack_writes_the_whole_video_length(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "broken.mp4: cannot read the video" in err and "\n" not in err
     assert not (tmp_path / "b.wav").exists() and not list(tmp_path.glob("*.tmp*"))
+
+
+def test_soundtrack_output_must_be_a_wav_file_name(tmp_path, capsys):
+    run, _ = _tiny_i2s(tmp_path / "i2s")
+    video = _write_video(tmp_path / "v.mp4", seconds=0.5)
+    (tmp_path / "folder.wav").mkdir()
+    for out, words in ((tmp_path / "sound.mp3", "the soundtrack is written as .wav"),
+                       (tmp_path / "folder.wav", "is a folder, not a sound file name")):
+        with pytest.raises(SystemExit) as e:
+            generate.main([str(run), "--video", str(video), "--audio-out", str(out),
+                           "--vocoder", "griffin-lim"])
+        err = capsys.readouterr().err.strip()
+        assert e.value.code == 2 and words in err and "\n" not in err
+    assert not (tmp_path / "sound.mp3").exists()
