@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -206,3 +207,59 @@ def test_default_dataset_is_built_once_atomically_and_cached(tmp_path, monkeypat
     assert path in capsys.readouterr().err
     monkeypatch.setattr(build, "build_dataset", lambda *a, **k: pytest.fail("rebuilt"))
     assert build.default_dataset(progress=False, workers=1) == path
+
+
+def _children(pid):
+    """Pids whose parent is ``pid`` (from /proc)."""
+    from pathlib import Path
+
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _gone(pid):
+    from pathlib import Path
+
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")  # a zombie left to an init that does not reap is gone
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
+def test_a_killed_build_leaves_no_worker_and_sigterm_no_partial_folder(tmp_path, how):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    out = tmp_path / "data"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    process = subprocess.Popen([sys.executable, "-m", "tfav.data", "synth", str(out),
+                                "--pairs", "3000", "--workers", "2", "--no-progress"],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline, workers = time.time() + 120, []
+    while time.time() < deadline and len(workers) < 2 and process.poll() is None:
+        workers = [p for p in _children(process.pid)]
+        time.sleep(0.2)
+    assert len(workers) >= 2, "the build did not start its workers"
+    time.sleep(1.0)  # rendering
+    process.send_signal(getattr(signal, how))
+    process.wait(timeout=60)
+    deadline = time.time() + 10
+    while time.time() < deadline and not all(_gone(p) for p in workers):
+        time.sleep(0.2)
+    assert all(_gone(p) for p in workers), f"orphaned workers {workers}"
+    if how == "SIGTERM":  # cleaned up as after Ctrl-C
+        assert process.returncode != 0 and not out.exists()
+        assert not list(tmp_path.glob(".data.partial-*"))

@@ -18,12 +18,16 @@ do not depend on the number of workers or the order in which they finish.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import gc
 import multiprocessing
 import os
 import shutil
+import signal
 import sys
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -120,13 +124,47 @@ def plan_recordings(n_pairs: int, kind: str = "suburmp", seed: int = 0) -> list[
 _SOUNDFONTS: dict = {}
 
 
-def _worker_init() -> None:
-    """Keep freed audio buffers in the heap (glibc), so each recording reuses them.
+def _exit_with_parent(parent: int, interval: float = 0.5) -> None:
+    """In a worker: a daemon thread that ends the process once ``parent`` is gone (its
+    parent id changes when it is re-parented), so a killed build leaves no orphan."""
+    import threading
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """While building, SIGTERM raises ``KeyboardInterrupt`` as SIGINT does, so the workers
+    are stopped and the partial folder removed (in the main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _worker_init(parent: int | None = None) -> None:
+    """End with the parent process (``_exit_with_parent``); keep freed audio buffers in
+    the heap (glibc), so each recording reuses them.
 
     By default glibc returns every large array to the system and faults fresh
     zeroed pages for the next one; with two workers that page-fault traffic
     cost about a quarter of the build time.
     """
+    if parent is not None:
+        _exit_with_parent(parent)
     try:
         import ctypes
 
@@ -278,8 +316,9 @@ def build_dataset(
             # Forked workers share the parent's memory (TensorFlow included) copy-on-write;
             # freezing the garbage collector keeps it from touching, hence copying, it all.
             gc.freeze()
-            with concurrent.futures.ProcessPoolExecutor(
-                workers, mp_context=multiprocessing.get_context(method), initializer=_worker_init
+            with _sigterm_as_interrupt(), concurrent.futures.ProcessPoolExecutor(
+                workers, mp_context=multiprocessing.get_context(method),
+                initializer=_worker_init, initargs=(os.getpid(),),
             ) as pool:
                 futures = {pool.submit(render_recording, p, str(tmp), size, sf_path): p
                            for p in order}  # fmt: skip
