@@ -1,6 +1,7 @@
 """End-to-end training runs on the tiny pair folder: outputs, resume, reload, errors."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -421,3 +422,31 @@ def test_five_kill_9s_at_random_moments_lose_and_repeat_no_epoch(tiny_pairs, tmp
     assert [h["epoch"] for h in state["history"]] == list(range(1, epochs + 1))
     model = load_trained(run, "sound_encoder", compile=True)
     assert int(model.optimizer.iterations) == epochs  # --steps-per-epoch 1
+
+
+def test_a_resumed_run_keeps_its_identity(tiny_pairs, tmp_path, cache, capsys):
+    run = tmp_path / "run"
+    train("sound_encoder", data=tiny_pairs, epochs=1, batch_size=4, seed=3, out=run,
+          steps_per_epoch=1, verbose=0)
+    other = tmp_path / "other_pairs"
+    shutil.copytree(tiny_pairs, other)
+    base = ["--out", str(run), "--resume"]
+    for argv, words in (
+        (["--task", "image_encoder"], "is a sound_encoder run, not image_encoder"),
+        (["--task", "sound_encoder", "--data", str(other)], "was trained on"),
+        (["--task", "sound_encoder", "--seed", "4"], "was trained with --seed 3, not 4"),
+        (["--task", "sound_encoder", "--batch-size", "2"], "with --batch-size 4, not 2"),
+        (["--task", "sound_encoder", "--epochs", "1", "--instrument", "flute"],
+         "with --instrument None, not flute"),
+    ):
+        err = _one_line_error(capsys, argv + base)
+        assert words in err, err
+    config = json.loads((run / "config.json").read_text())
+    assert config["seed"] == 3 and config["batch_size"] == 4 and config["epochs"] == 1
+    # No options: the run's own; a larger epoch count continues it.
+    main(["--task", "sound_encoder", "--epochs", "2", "--steps-per-epoch", "1"] + base)
+    config = json.loads((run / "config.json").read_text())
+    assert (config["seed"], config["batch_size"], config["epochs"]) == (3, 4, 2)
+    assert config["data"] == str(tiny_pairs.resolve()) or config["data"] == str(tiny_pairs)
+    err = _one_line_error(capsys, ["--task", "sound_encoder", "--epochs", "1"] + base)
+    assert "is a 2-epoch run; --epochs may only grow (got 1)" in err

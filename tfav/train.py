@@ -158,7 +158,7 @@ def main(argv=None):
     train(
         task, data=args.data, instrument=option("instrument"), epochs=option("epochs"),
         batch_size=option("batch_size"), out=args.out, resume=args.resume,
-        seed=option("seed", 0), hyper=hyper, steps_per_epoch=option("steps_per_epoch"),
+        seed=option("seed"), hyper=hyper, steps_per_epoch=option("steps_per_epoch"),
         encoders=encoders, evaluate=not args.no_eval, strategy=strategy,
         recipe=option("recipe"),
     )

@@ -139,7 +139,7 @@ def train(
     batch_size: int | None = None,
     out=None,
     resume: bool = False,
-    seed: int = 0,
+    seed: int | None = None,
     hyper=None,
     steps_per_epoch: int | None = None,
     encoders: dict | None = None,
@@ -169,13 +169,20 @@ def train(
             (``Task.objective``), e.g. ``paired_gan`` for an S2I task; a resumed run
             keeps its own.
         resume: continue the run folder ``out`` (which must exist) or, without
-            ``out``, the latest run of the task.
+            ``out``, the latest run of the task. The run keeps its identity: its data,
+            instrument, seed and batch size come from its ``config.json`` (a different
+            value given is a one-line error) and its epoch count may only grow.
+        seed: ``None``: 0 for a new run, the run's own when resuming.
 
     Raises:
         ConfigError: among others, when another training holds the run folder's lock
             (``runs.run_lock``; one training writes a folder at a time).
     """
     task = tasks.get_task(task_name)
+    if resume:
+        data, instrument, seed, batch_size, epochs = _resumed_identity(
+            task, out, data, instrument, seed, batch_size, epochs)
+    seed = 0 if seed is None else seed
     if strategy is None or isinstance(strategy, str):
         strategy = distribute.make_strategy(strategy) if strategy else tf.distribute.get_strategy()
     replicas = strategy.num_replicas_in_sync
@@ -314,6 +321,39 @@ def train(
         return out_dir
     log(f"[tfav] done: {final_path}")
     return run_dir
+
+
+def _resumed_identity(task, out, data, instrument, seed, batch_size, epochs):
+    """``(data, instrument, seed, batch_size, epochs)`` of a resumed run: the values of its
+    ``config.json`` where none is given; a given value that differs is a one-line
+    :class:`ConfigError`, and so is an epoch count below the run's (a run with no
+    ``config.json`` yet is left to :func:`_run_folder`)."""
+    folder = Path(out) if out is not None else runs.latest_run_dir(task, instrument)
+    if folder is None or not (Path(folder) / "config.json").is_file():
+        return data, instrument, seed, batch_size, epochs
+    stored = runs.read_config(folder)
+    if stored.get("task", task.name) != task.name:
+        raise ConfigError(f"--resume: {folder} is a {stored['task']} run, not {task.name} "
+                          "(give the run's own --task, or another --out)")
+    if data is not None and "data" in stored:
+        given = os.path.abspath(open_index(data).root)
+        if given != stored["data"]:
+            raise ConfigError(f"--resume: {folder} was trained on {stored['data']}, not {given} "
+                              "(start a new run to train on other data)")
+    for name, value in (("instrument", instrument), ("seed", seed),
+                        ("batch_size", batch_size)):
+        if value is not None and name in stored and stored[name] != value:
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(f"--resume: {folder} was trained with {flag} {stored[name]}, not "
+                              f"{value} (start a new run to change it)")
+    if epochs is not None and epochs < stored.get("epochs", 0):
+        raise ConfigError(f"--resume: {folder} is a {stored['epochs']}-epoch run; --epochs may "
+                          f"only grow (got {epochs})")
+    return (stored.get("data", data) if data is None else data,
+            stored.get("instrument") if instrument is None else instrument,
+            stored.get("seed") if seed is None else seed,
+            stored.get("batch_size") if batch_size is None else batch_size,
+            stored.get("epochs") if epochs is None else epochs)
 
 
 def _run_folder(task, instrument, out, resume, strategy):
