@@ -40,15 +40,14 @@ from tfav.visualize import image_grid, save_png, spectrogram_rgb
 GRIFFIN_LIM_ITERATIONS = 64
 
 
-def distances(target, generated, batch=32):
-    """Mean over clips of the MR-STFT distance (convergence + log magnitude) and log-mel dB."""
+def distances(target, generated):
+    """Mean over clips of the MR-STFT distance (convergence + log magnitude) and log-mel dB
+    (clip by clip: the convergence is a ratio of norms)."""
     stft, mel = [], []
-    for i in range(0, len(target), batch):
-        t, g = target[i:i + batch], generated[i:i + batch]
-        for j in range(len(t)):  # per clip: the convergence is a ratio of norms
-            c, m = multi_resolution_stft_loss(t[j:j + 1], g[j:j + 1])
-            stft.append(float(c + m))
-            mel.append(float(log_mel_distance(t[j:j + 1], g[j:j + 1])) * 40.0)
+    for t, g in zip(target, generated, strict=True):
+        c, m = multi_resolution_stft_loss(t[None], g[None])
+        stft.append(float(c + m))
+        mel.append(float(log_mel_distance(t[None], g[None])) * 40.0)
     return float(np.mean(stft)), float(np.mean(mel))
 
 

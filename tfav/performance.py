@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from tfav import audio, tasks
 from tfav.audio import SAMPLE_RATE
-from tfav.data.videos import VideoReadError, import_av, square_image
+from tfav.data.videos import VideoReadError, decoded_frames, import_av, square_image
 from tfav.errors import ConfigError, DataError
 from tfav.files import atomic_path
 from tfav.visualize import to_uint8_image
@@ -199,29 +199,22 @@ def chunk_frames(video_path, image_size: int = 64, hop: int = SOUNDTRACK_HOP):
     Raises:
         DataError: the video cannot be read or has no frames.
     """
-    av = import_av("reading videos")
+    import_av("reading videos")
     centre = audio.CHUNK_SAMPLES / 2 / SAMPLE_RATE
     step = hop / SAMPLE_RATE
     wanted, frames, last, duration = 0, [], None, 0.0
     try:
-        with av.open(str(video_path)) as container:
-            if not container.streams.video:
-                raise VideoReadError("no video stream")
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            rate = float(stream.average_rate or 25)
-            for n, frame in enumerate(container.decode(stream)):
-                t = frame.time if frame.time is not None else n / rate
-                duration = max(duration, t + 1.0 / rate)
-                image = None
-                while t + 1e-6 >= wanted * step + centre:
-                    if image is None:
-                        image = square_image(frame.to_ndarray(format="rgb24"), image_size)
-                    frames.append(image)
-                    wanted += 1
-                last = frame
-    except (av.FFmpegError, OSError, ValueError, VideoReadError) as e:
-        raise DataError(f"{video_path}: cannot read the video ({' '.join(str(e).split())})") from e
+        for t, length, frame in decoded_frames(video_path):
+            duration = max(duration, t + length)
+            image = None
+            while t + 1e-6 >= wanted * step + centre:
+                if image is None:
+                    image = square_image(frame.to_ndarray(format="rgb24"), image_size)
+                frames.append(image)
+                wanted += 1
+            last = frame
+    except VideoReadError as e:
+        raise DataError(f"{video_path}: cannot read the video ({e})") from e
     if last is None:
         raise DataError(f"{video_path}: no video frames")
     # Chunks whose centre falls after the last frame but which start inside the video.

@@ -197,24 +197,34 @@ def square_image(frame: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(crop).resize((size, size), Image.Resampling.LANCZOS))
 
 
-def first_frames(path: str, size: int) -> dict[int, np.ndarray]:
-    """``{chunk index: image}``: the first frame at or after each 0.5 s chunk start."""
+def decoded_frames(path: str):
+    """``(time in s, frame duration in s, av.VideoFrame)`` of each frame of the first video
+    stream, in order.
+
+    Raises:
+        VideoReadError: no video stream, or a file PyAV cannot decode.
+    """
     av = import_av()
-    frames = {}
     try:
-        with av.open(path) as container:
+        with av.open(str(path)) as container:
             if not container.streams.video:
                 raise VideoReadError("no video stream")
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             fps = float(stream.average_rate or 25)
             for n, frame in enumerate(container.decode(stream)):
-                t = frame.time if frame.time is not None else n / fps
-                k = math.floor(t / CHUNK_SECONDS + 1e-6)
-                if k >= 0 and k not in frames:
-                    frames[k] = square_image(frame.to_ndarray(format="rgb24"), size)
+                yield (frame.time if frame.time is not None else n / fps), 1.0 / fps, frame
     except (av.FFmpegError, OSError, ValueError) as e:
         raise VideoReadError(" ".join(str(e).split())) from e
+
+
+def first_frames(path: str, size: int) -> dict[int, np.ndarray]:
+    """``{chunk index: image}``: the first frame at or after each 0.5 s chunk start."""
+    frames = {}
+    for t, _, frame in decoded_frames(path):
+        k = math.floor(t / CHUNK_SECONDS + 1e-6)
+        if k >= 0 and k not in frames:
+            frames[k] = square_image(frame.to_ndarray(format="rgb24"), size)
     if not frames:
         raise VideoReadError("no video frames")
     return frames

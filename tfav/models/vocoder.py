@@ -30,7 +30,8 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from tfav.audio import denormalize_log_mel, inverse_stft, mel_filterbank
+from tfav.audio import denormalize_log_mel, inverse_stft
+from tfav.audio.inversion import _mel_magnitude
 
 #: Clip of the predicted log magnitude (``exp(7)`` ~ 1100, far above any bin of a
 #: clip whose mel peak is 0 dB).
@@ -92,14 +93,9 @@ class MelMagnitude(layers.Layer):
         super().__init__(**kwargs)
         self.n_fft, self.sample_rate = int(n_fft), int(sample_rate)
 
-    def build(self, input_shape):
-        basis = mel_filterbank(self.sample_rate, self.n_fft, int(input_shape[1]))
-        self.inverse = tf.constant(np.linalg.pinv(basis).T.astype(np.float32))  # [mels, bins]
-
     def call(self, lms):
-        power = tf.math.pow(10.0, denormalize_log_mel(lms) / 10.0)  # [B, mels, frames]
-        linear = tf.nn.relu(tf.linalg.matmul(tf.transpose(power, [0, 2, 1]), self.inverse))
-        log_magnitude = 0.5 * tf.math.log(linear + 1e-10)
+        magnitude = _mel_magnitude(denormalize_log_mel(lms), self.sample_rate, self.n_fft)
+        log_magnitude = 0.5 * tf.math.log(tf.math.square(magnitude) + 1e-10)
         return tf.concat([log_magnitude, tf.zeros_like(log_magnitude)], axis=-1)
 
     def get_config(self):
