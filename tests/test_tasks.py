@@ -95,3 +95,42 @@ def test_generator_steps_default_to_the_tasks_and_an_option_overrides_them():
                                   (pose, ChenHyper(base_filters=4, g_steps=1), 1)):
         gan = objectives.build_model(task, 5, hyper, encoder=encoder)
         assert gan.g_steps == expected, task.name
+
+
+@pytest.mark.parametrize("name", ["s2i_instrument", "i2s"])
+def test_frozen_encodings_are_computed_once_with_the_data_and_equal_the_step_s(tiny_pairs,
+                                                                               name):
+    """``make_dataset(encoder=...)`` carries each item's code in ``encoding`` (and no
+    ``condition``): the values a training step would compute from the condition, for
+    the same items in the same order."""
+    import keras
+
+    task = tasks.get_task(name)
+    encoded = tf.Variable(0, dtype=tf.int64)  # items encoded, counted in the graph
+
+    shape = (128, 44) if task.direction == "s2i" else (64, 64, 3)
+    x = keras.Input(shape)
+    encoder = keras.Model(x, keras.layers.Dense(5)(keras.layers.Flatten()(x)))
+    counted = keras.Model(x, encoder(x))
+
+    def encode(condition, training=False):
+        encoded.assign_add(tf.shape(condition, out_type=tf.int64)[0])
+        return counted(condition, training=training)
+
+    kwargs = dict(batch_size=3, seed=0, shuffle=True)
+    plain = tasks.make_dataset(task, tiny_pairs, "train", **kwargs)
+    coded = tasks.make_dataset(task, tiny_pairs, "train", encoder=encode, **kwargs)
+    for _epoch in range(2):
+        for a, b in zip(plain, coded, strict=True):
+            assert "condition" not in b and "condition" in a
+            np.testing.assert_allclose(b["encoding"], encoder(a["condition"]), atol=1e-5)
+            np.testing.assert_array_equal(a["target"], b["target"])
+            np.testing.assert_array_equal(a["label"], b["label"])
+    n = sum(int(b["label"].shape[0]) for b in plain)
+    assert int(encoded.numpy()) == n  # once per item: the second epoch reads the cache
+
+
+def test_only_gan_tasks_take_an_encoder(tiny_pairs):
+    with pytest.raises(ConfigError, match="sound_encoder has no condition to encode"):
+        tasks.make_dataset(tasks.get_task("sound_encoder"), tiny_pairs, "train",
+                           encoder=lambda c, training=False: c)

@@ -450,3 +450,55 @@ def test_a_resumed_run_keeps_its_identity(tiny_pairs, tmp_path, cache, capsys):
     assert config["data"] == str(tiny_pairs.resolve()) or config["data"] == str(tiny_pairs)
     err = _one_line_error(capsys, ["--task", "sound_encoder", "--epochs", "1"] + base)
     assert "is a 2-epoch run; --epochs may only grow (got 1)" in err
+
+
+def test_mixed_bfloat16_trains_resumes_in_it_and_saves_float32(tiny_pairs, tmp_path,
+                                                              sound_encoder):
+    """``--precision mixed_bfloat16``: bfloat16 compute inside training, float32
+    variables; the run keeps its precision on resume, and what is loaded to sample,
+    measure or export computes in float32."""
+    import keras
+
+    out = tmp_path / "bf16"
+    kwargs = dict(data=tiny_pairs, batch_size=4, out=out, hyper=TINY, verbose=0,
+                  encoders={"sound_encoder": sound_encoder}, evaluate=False)
+    train("s2i_instrument", epochs=1, precision="mixed_bfloat16", **kwargs)
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
+    config = json.loads((out / "config.json").read_text())
+    assert config["precision"] == "mixed_bfloat16"
+    resumed = load_trained(out, "s2i_instrument", compile=True)
+    assert resumed.generator.layers[-1].dtype_policy.name == "mixed_bfloat16"
+    assert all(w.dtype == "float32" for w in resumed.generator.weights)
+    with pytest.raises(ConfigError, match="--precision mixed_bfloat16, not float32"):
+        train("s2i_instrument", epochs=2, resume=True, precision="float32", **kwargs)
+    train("s2i_instrument", epochs=2, resume=True, **kwargs)
+    state = json.loads((out / "state.json").read_text())
+    assert [h["epoch"] for h in state["history"]] == [1, 2]
+    assert all(np.isfinite(h["d_loss"]) for h in state["history"])
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["precision"] == "mixed_bfloat16"
+    assert summary["precision_why"] == "the run's own"
+
+    generator = keras.models.load_model(out / "generator.keras")  # as saved, not converted
+    assert {layer.dtype_policy.name for layer in generator.layers} == {"float32"}
+    gan = load_trained(out, "s2i_instrument")
+    assert gan.generator.layers[-1].dtype_policy.name == "float32"
+    rng = np.random.default_rng(0)
+    enc = rng.standard_normal((2, 128)).astype(np.float32)
+    z = rng.standard_normal((2, 16)).astype(np.float32)
+    image = generator([enc, z], training=False)
+    assert image.dtype == "float32"
+    bf16 = np.asarray(resumed.sampling_generator([enc, z], training=False), np.float32)
+    np.testing.assert_allclose(np.asarray(image), bf16, atol=0.1)  # bfloat16 round-off only
+
+
+def test_precision_auto_is_float32_without_bfloat16_hardware(monkeypatch):
+    from tfav import precision
+
+    monkeypatch.setattr(precision, "cpu_features", lambda: {"avx512f", "avx512_bf16"})
+    assert precision.resolve("auto") == ("float32", "auto: no AMX or bfloat16 GPU found")
+    monkeypatch.setattr(precision, "cpu_features", lambda: {"amx_tile", "amx_bf16"})
+    assert precision.resolve(None)[0] == "mixed_bfloat16"
+    assert precision.resolve("float32") == ("float32", "asked for")
+    with pytest.raises(ConfigError, match="--precision half: expected one of auto"):
+        precision.resolve("half")

@@ -40,7 +40,7 @@ class LeastSquaresGAN(TwoOptimizerGAN):
         self.built = True
 
     def train_step(self, batch):
-        e = self.encode(batch["condition"])
+        e = self.encoding_of(batch)
         fake = self.generator([e, self.noise(ops.shape(e)[0])], training=True)
 
         def d_loss():

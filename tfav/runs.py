@@ -26,6 +26,7 @@ import keras
 import tfav.objectives  # noqa: F401  (registers every objective's Keras classes for loading)
 from tfav import tasks
 from tfav.errors import ConfigError
+from tfav.precision import as_float32
 
 CHECKPOINT, STATE = "checkpoint.keras", "state.json"
 #: The member of ``checkpoint.keras`` that holds the state of the epoch the checkpoint is of.
@@ -221,10 +222,13 @@ def load_trained(path, task_name: str, compile: bool = False, checkpoint: str = 
         # keras would say "File not found" of a .keras file cut short
         raise _corrupt_keras_file(file, "not a complete zip archive")
     try:
-        return keras.models.load_model(file, compile=compile)
+        model = keras.models.load_model(file, compile=compile)
     except zipfile.BadZipFile as e:
         raise _corrupt_keras_file(file, e) from e
     except Exception as e:  # noqa: BLE001  (keras raises many types for bad files)
         raise ConfigError(f"{file}: cannot load a {task_name} model ({e}); if it was written "
                           f"by an older tfav, train it again (python -m tfav.train --task "
                           f"{task_name} ...; a cached model: delete its folder)") from e
+    # A run trained in mixed precision resumes in it (compile=True); everything else
+    # samples, measures and exports in float32.
+    return model if compile else as_float32(model)

@@ -241,46 +241,60 @@ def model_inputs(task: Task, augment: bool = False, seed: int = 0):
     if task.kind == "vocoder":
         return lambda b: vocoder_pair(b["waveform"])
 
-    if task.condition == "waveform":
-        def a2i(batch):
-            out = {"condition": batch["waveform"], "target": batch["image"],
-                   "label": batch["label"]}
+    def gan(batch):
+        if "encoding" in batch:  # computed once per item by the pipeline (make_dataset)
+            out = {"encoding": batch["encoding"]}
+        else:
+            out = {"condition": gan_condition(task, batch)}
+        out["label"] = batch["label"]
+        if task.direction == "s2i":
+            out["target"] = batch["image"]
             if task.wrong_pairs:
                 out["wrong_target"] = batch["wrong_image"]
-            return out
-
-        return a2i
-
-    if task.direction == "s2i":
-        def s2i(batch):
-            out = {"condition": log_mel(batch["waveform"]), "target": batch["image"],
-                   "label": batch["label"]}
+        else:
+            out["target"] = resize_spectrogram(log_mel(batch["waveform"]), I2S_FRAMES)
             if task.wrong_pairs:
-                out["wrong_target"] = batch["wrong_image"]
-            return out
-
-        return s2i
-
-    def i2s(batch):
-        out = {
-            "condition": batch["image"],
-            "target": resize_spectrogram(log_mel(batch["waveform"]), I2S_FRAMES),
-            "label": batch["label"],
-        }
-        if task.wrong_pairs:
-            out["wrong_target"] = resize_spectrogram(log_mel(batch["wrong_waveform"]), I2S_FRAMES)
+                out["wrong_target"] = resize_spectrogram(log_mel(batch["wrong_waveform"]),
+                                                         I2S_FRAMES)
         return out
 
-    return i2s
+    return gan
+
+
+def gan_condition(task: Task, batch: dict):
+    """What a GAN task's generator is conditioned on, from a pipeline batch: the
+    waveform (``condition="waveform"``), its :func:`log_mel` (S2I) or the image (I2S)."""
+    if task.condition == "waveform":
+        return batch["waveform"]
+    if task.direction == "s2i":
+        return log_mel(batch["waveform"])
+    return batch["image"]
 
 
 def make_dataset(task: Task, root, split: str, *, categories=None, batch_size=64, seed=0,
-                 image_size=64, shuffle=True, drop_remainder=True, wrong_pair_weights=None):
-    """Batches of ``split`` mapped to the task's model inputs."""
+                 image_size=64, shuffle=True, drop_remainder=True, wrong_pair_weights=None,
+                 encoder=None):
+    """Batches of ``split`` mapped to the task's model inputs.
+
+    Args:
+        encoder: a GAN task's frozen condition encoder: its code of each item's
+            condition is computed once, before the pipeline's cache, and batches carry
+            ``encoding`` instead of ``condition`` (the objective's ``encoding_of``), so a
+            training step runs only the generator and the discriminator.
+    """
+    precompute = None
+    if encoder is not None:
+        if task.kind != "gan":
+            raise ConfigError(f"make_dataset: {task.name} has no condition to encode")
+
+        def precompute(items):
+            return {"encoding": encoder(gan_condition(task, items), training=False)}
+
     ds = pair_dataset(
         root, split, categories=categories, image_size=image_size, batch_size=batch_size,
         shuffle=shuffle, seed=seed, wrong_pairs=task.wrong_pairs if task.kind == "gan" else None,
         drop_remainder=drop_remainder, wrong_pair_weights=wrong_pair_weights,
+        precompute=precompute,
     )
     mapping = model_inputs(task, augment=split == "train" and shuffle, seed=seed)
     return ds.map(mapping, num_parallel_calls=tf.data.AUTOTUNE).prefetch(

@@ -33,6 +33,7 @@ from tfav import distribute, tasks
 from tfav.cli import number_in, one_line_errors
 from tfav.errors import ConfigError
 from tfav.objectives import registry
+from tfav.precision import PRECISIONS
 from tfav.training import train
 
 #: What a ``--config`` file may set besides the objectives' hyperparameters.
@@ -114,6 +115,10 @@ def parse_args(argv=None):
     p.add_argument("--strategy", default="default", choices=distribute.STRATEGIES,
                    help="default: one device; mirrored: all local GPUs; multiworker: the "
                    "machines of TF_CONFIG")
+    p.add_argument("--precision", choices=PRECISIONS,
+                   help="what the models compute in: auto (default; mixed_bfloat16 where a "
+                   "CPU with AMX or a GPU multiplies bfloat16, float32 elsewhere), float32, "
+                   "mixed_bfloat16 (float32 variables and losses)")
     hyper = p.add_argument_group("hyperparameters (each task takes its objective's)")
     for name, f in registry.hyper_fields().items():
         _add_hyper_option(hyper, name, f)
@@ -160,7 +165,7 @@ def main(argv=None):
         batch_size=option("batch_size"), out=args.out, resume=args.resume,
         seed=option("seed"), hyper=hyper, steps_per_epoch=option("steps_per_epoch"),
         encoders=encoders, evaluate=not args.no_eval, strategy=strategy,
-        recipe=option("recipe"),
+        recipe=option("recipe"), precision=option("precision"),
     )
     return 0
 

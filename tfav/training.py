@@ -30,6 +30,9 @@ from tfav.data.pipeline import find_undecodable, open_index
 from tfav.data.synth import default_dataset
 from tfav.errors import ConfigError, DataError, TfavError
 from tfav.files import atomic_write_json
+from tfav.precision import as_float32
+from tfav.precision import policy as precision_policy
+from tfav.precision import resolve as resolve_precision
 
 
 def dependency(task_name: str, data_root, index, explicit=None, seed=0, log=print,
@@ -147,6 +150,7 @@ def train(
     verbose: int = 1,
     strategy=None,
     recipe: str | None = None,
+    precision: str | None = None,
 ) -> Path:
     """Train ``task_name`` and return its run folder (see ``tfav.runs``).
 
@@ -173,6 +177,9 @@ def train(
             instrument, seed and batch size come from its ``config.json`` (a different
             value given is a one-line error) and its epoch count may only grow.
         seed: ``None``: 0 for a new run, the run's own when resuming.
+        precision: ``auto`` (``None``), ``float32`` or ``mixed_bfloat16``
+            (:mod:`tfav.precision`): what the models built here compute in; a resumed
+            run keeps its own. Saved generators are float32 either way.
 
     Raises:
         ConfigError: among others, when another training holds the run folder's lock
@@ -223,6 +230,7 @@ def train(
     if objective.name != task.objective and task.kind != "gan":
         raise ConfigError(f"--recipe {objective.name}: for GAN tasks, not {task.name}")
     hyper = hyper_for(task, hyper, stored.get("hyper") if stored else None, objective)
+    policy, why = _precision_of(precision, stored)
 
     epochs = epochs or task.epochs
     batch_size = batch_size or task.batch_size
@@ -238,6 +246,7 @@ def train(
         "task": task.name, "data": os.path.abspath(index.root), "instrument": instrument,
         "categories": list(index.categories), "epochs": epochs, "batch_size": batch_size,
         "seed": seed, "objective": objective.name, "hyper": dataclasses.asdict(hyper),
+        "precision": policy,
     }  # fmt: skip
     if replicas > 1:
         config["replicas"] = replicas
@@ -256,6 +265,8 @@ def train(
         atomic_write_json(run_dir / "config.json", config)
     evaluators = evaluators_for(task, resources) if task.kind == "gan" and evaluate else {}
 
+    if condition_encoder is not None:  # its codes are computed once, with the decoded data
+        dataset_options = {**dataset_options, "encoder": condition_encoder}
     train_ds, val_ds = _datasets(task, index, categories, batch_size, seed, steps_per_epoch,
                                  strategy, dataset_options)
     with strategy.scope():  # variables and optimizer slots mirrored on every replica
@@ -263,8 +274,11 @@ def train(
             log(f"[tfav] resuming {run_dir} after epoch {state['epoch']}")
             model = runs.load_trained(run_dir, task.name, compile=True)
         else:
-            model = objective.build(objectives.BuildContext(
-                task, len(index.categories), hyper, condition_encoder, task.image_size, seed))
+            log(f"[tfav] precision: {policy} ({why})")
+            with precision_policy(policy):
+                model = objective.build(objectives.BuildContext(
+                    task, len(index.categories), hyper, condition_encoder, task.image_size,
+                    seed))
             if objective.prepare is not None:
                 objective.prepare(model, train_ds, log=log)
         distribute.prepare(model, strategy)
@@ -298,7 +312,7 @@ def train(
         )
     final = model.sampling_generator if task.kind == "gan" else model
     final_path = run_dir / ("generator.keras" if task.kind == "gan" else "model.keras")
-    runs.save_model_atomically(final, final_path)
+    runs.save_model_atomically(as_float32(final), final_path)
     summary = {
         **config,
         "run_dir": str(run_dir),
@@ -310,6 +324,7 @@ def train(
         # in evaluate, generate and export uses it.
         "best": best.best if best is not None else None,
         "model": final_path.name,
+        "precision_why": why,
         "train_pairs": index.count("train", instrument),
         "validation_pairs": index.count("validation", instrument),
         "tensorflow": tf.__version__,
@@ -354,6 +369,18 @@ def _resumed_identity(task, out, data, instrument, seed, batch_size, epochs):
             stored.get("seed") if seed is None else seed,
             stored.get("batch_size") if batch_size is None else batch_size,
             stored.get("epochs") if epochs is None else epochs)
+
+
+def _precision_of(precision, stored):
+    """``(policy, why)``: a resumed run's own policy (a different ``precision`` given is a
+    one-line error), else :func:`tfav.precision.resolve` of ``precision``."""
+    if stored and "precision" in stored:
+        if precision not in (None, "auto", stored["precision"]):
+            raise ConfigError(f"--resume: the run was trained with --precision "
+                              f"{stored['precision']}, not {precision} (start a new run to "
+                              "change it)")
+        return stored["precision"], "the run's own"
+    return resolve_precision(precision)
 
 
 def _run_folder(task, instrument, out, resume, strategy):

@@ -17,8 +17,10 @@ samples); every header is read up front to choose the sound decoder and to
 report an unreadable file by name before the first batch. Wrong pairs are
 drawn per batch by :mod:`tfav.data.wrong_pairs`.
 
-The order of stages is decode -> cache -> shuffle -> repeat -> batch -> wrong
-pairs -> prefetch. Shuffling permutes elements independently of their content,
+The order of stages is decode [-> precompute] -> cache -> shuffle -> repeat -> batch
+-> wrong pairs -> prefetch. ``precompute`` adds what is a fixed function of an item
+(a frozen encoder's code of its sound or image) once, so later epochs read it from
+the cache. Shuffling permutes elements independently of their content,
 so the same seed gives the same order with or without the cache, from a pair
 folder, a TFRecord folder or :func:`in_memory_dataset`.
 """
@@ -32,6 +34,9 @@ from tfav.data import decode, layout, tfrecord
 from tfav.data.decode import audio_decoder, decode_image
 from tfav.data.wrong_pairs import WRONG_PAIR_MODES, add_wrong_pairs
 from tfav.errors import ConfigError, DataError
+
+#: Items per call of a ``precompute`` function (its batch; the result does not depend on it).
+PRECOMPUTE_BATCH = 128
 
 
 def to_model_inputs(batch: dict) -> dict:
@@ -165,6 +170,7 @@ def pair_dataset(
     drop_remainder: bool = True,
     repeat: bool = False,
     wrong_pair_weights=None,
+    precompute=None,
 ) -> tf.data.Dataset:
     """Batches of image-sound pairs from a pair folder or a TFRecord folder.
 
@@ -185,6 +191,9 @@ def pair_dataset(
         repeat: repeat forever.
         wrong_pair_weights: [C, C] draw weights of wrong categories
             (:func:`~tfav.data.wrong_pairs.hard_wrong_pair_weights`); ``None``: uniform.
+        precompute: ``items -> {key: tensor}`` on a batch of decoded items (images
+            float32 in [-1, 1]), run once per item before the cache; its keys are
+            added to every item (e.g. ``{"encoding": frozen_encoder(...)}``).
 
     Returns:
         A ``tf.data.Dataset`` of dict batches (see the module docstring).
@@ -193,15 +202,18 @@ def pair_dataset(
         DataError / AudioError / ImageError naming the folder or file.
     """
     ds, decode_item, n = _items(root_or_index, split, categories, image_size)
+    if not cache and shuffle:
+        # Shuffling names before decoding gives the same permutation as shuffling
+        # decoded items (the order does not depend on content), at a fraction of the memory.
+        ds = ds.shuffle(max(n, 1), seed=seed, reshuffle_each_iteration=True)
+        shuffle = False
+    ds = ds.map(decode_item, num_parallel_calls=tf.data.AUTOTUNE)
+    if precompute is not None:
+        ds = ds.batch(PRECOMPUTE_BATCH).map(
+            lambda items: {**items, **precompute(to_model_inputs(items))}
+        ).unbatch().apply(tf.data.experimental.assert_cardinality(n))  # for progress bars
     if cache:
-        ds = ds.map(decode_item, num_parallel_calls=tf.data.AUTOTUNE).cache()
-    else:
-        if shuffle:
-            # Shuffling names before decoding gives the same permutation as shuffling
-            # decoded items (the order does not depend on content), at a fraction of the memory.
-            ds = ds.shuffle(max(n, 1), seed=seed, reshuffle_each_iteration=True)
-            shuffle = False
-        ds = ds.map(decode_item, num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.cache()
     return finish(
         ds,
         n,

@@ -97,6 +97,14 @@ class TwoOptimizerGAN(keras.Model):
             return ops.cast(condition, "float32")
         return ops.stop_gradient(self.condition_encoder(condition, training=False))
 
+    def encoding_of(self, batch):
+        """The code of a training batch's condition: ``batch["encoding"]`` when the
+        pipeline computed it once per item (``tasks.make_dataset(encoder=...)``, cached
+        with the decoded data), else :meth:`encode` of ``batch["condition"]``."""
+        if "encoding" in batch:
+            return ops.cast(batch["encoding"], "float32")
+        return self.encode(batch["condition"])
+
     def minimize(self, loss_fn, optimizer, variables):
         """One optimizer step on ``loss_fn() -> (loss, *extras)``; returns its result.
 

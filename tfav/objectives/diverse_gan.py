@@ -134,7 +134,7 @@ class DiverseGAN(TwoOptimizerGAN):
     def train_step(self, batch):
         require(batch, "wrong_target", "label", why="a2i_diverse needs (mismatched pairs, "
                 "classes)")
-        a = self.encode(batch["condition"])
+        a = self.encoding_of(batch)
         n = ops.shape(a)[0]
         fakes = self._generate(a, self.noise(n), training=True)
         d_loss, scores = self.minimize(lambda: self._d_loss(batch, a, fakes),
@@ -161,7 +161,7 @@ class DiverseGAN(TwoOptimizerGAN):
         return self._track(d_loss, g_loss, con, cls, scores[1], ms)
 
     def test_step(self, batch):
-        a = self.encode(batch["condition"])
+        a = self.encoding_of(batch)
         fakes = self._generate(a, self.noise(ops.shape(a)[0]), training=False)
         d_loss, scores = self._d_loss(batch, a, fakes, training=False)
         g_loss, con, cls = self._g_loss(batch["label"], a, fakes, training=False)
@@ -222,7 +222,7 @@ def pretrain_i2a(model: DiverseGAN, dataset, epochs: int = 3, learning_rate: flo
     Returns:
         The last epoch's mean squared error.
     """
-    pairs = dataset.map(lambda b: (b["target"], model.encode(b["condition"])))
+    pairs = dataset.map(lambda b: (b["target"], model.encoding_of(b)))
     i2a = model.i2a
     i2a.trainable = True
     # A wrapper holds the optimizer, so the saved I2A carries no training state.

@@ -187,7 +187,7 @@ class ConditionalGAN(TwoOptimizerGAN):
         return self.minimize(d_loss_fn, self.d_optimizer, self.discriminator.trainable_weights)
 
     def train_step(self, batch):
-        encoding = self.encode(batch["condition"])
+        encoding = self.encoding_of(batch)
         batch_size = ops.shape(encoding)[0]
 
         fake = self.generator([encoding, self.noise(batch_size)], training=True)
@@ -218,7 +218,7 @@ class ConditionalGAN(TwoOptimizerGAN):
 
     def test_step(self, batch):
         """The losses of ``train_step`` in inference mode, without updates."""
-        encoding = self.encode(batch["condition"])
+        encoding = self.encoding_of(batch)
         fake = self.generator([encoding, self.noise(ops.shape(encoding)[0])], training=False)
         real, wrong, fake_logits, (real_class_loss, fake_class_loss) = self._scores(
             batch, encoding, fake, training=False)

@@ -59,7 +59,7 @@ class PairedGAN(ConditionalGAN):
         return self.generator.trainable_variables + self.image_encoder.trainable_variables
 
     def train_step(self, batch):
-        encoding = self.encode(batch["condition"])
+        encoding = self.encoding_of(batch)
         n = ops.shape(encoding)[0]
         target = ops.convert_to_tensor(batch["target"], dtype=encoding.dtype)
         fake = self.generator([encoding, self.noise(n)], training=True)

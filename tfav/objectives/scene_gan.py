@@ -156,7 +156,7 @@ class SceneGAN(TwoOptimizerGAN):
     def train_step(self, batch):
         if self.classifier:
             require(batch, "label", why="the auxiliary classifier needs")
-        s = self.encode(batch["condition"])
+        s = self.encoding_of(batch)
         n = ops.shape(s)[0]
         for _ in range(self.d_steps):
             fake = self.generator([s, self.noise(n)], training=True)
@@ -175,7 +175,7 @@ class SceneGAN(TwoOptimizerGAN):
         return self._track(d_loss, g_loss, real, fake_score, class_loss, gp)
 
     def test_step(self, batch):
-        s = self.encode(batch["condition"])
+        s = self.encoding_of(batch)
         fake = self.generator([s, self.noise(ops.shape(s)[0])], training=False)
         d_loss, real, fake_score, class_loss, gp = self.discriminator_loss(
             batch, s, fake, training=False
