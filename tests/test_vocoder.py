@@ -254,3 +254,42 @@ def test_soundtrack_output_must_be_a_wav_file_name(tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert e.value.code == 2 and words in err and "\n" not in err
     assert not (tmp_path / "sound.mp3").exists()
+
+
+def test_mux_copies_the_picture_and_adds_the_generated_soundtrack(tmp_path, capsys):
+    """``--mux``: the input's video packets copied untouched, the WAV in AAC, cut to the
+    video's length; a bad output name is refused before anything is generated."""
+    av = pytest.importorskip("av")
+    run, _ = _tiny_i2s(tmp_path / "i2s")
+    video = _write_video(tmp_path / "v.mp4")
+    wav, muxed = tmp_path / "sound.wav", tmp_path / "with_sound.mp4"
+    assert generate.main([str(run), "--video", str(video), "--audio-out", str(wav),
+                          "--vocoder", "griffin-lim", "--mux", str(muxed)]) == 0
+    assert f"wrote {muxed}" in capsys.readouterr().out
+    with av.open(str(video)) as a, av.open(str(muxed)) as b:
+        packets_in = [bytes(p) for p in a.demux(a.streams.video[0]) if p.dts is not None]
+        assert len(b.streams.video) == 1 and len(b.streams.audio) == 1
+        packets_out = [bytes(p) for p in b.demux(b.streams.video[0]) if p.dts is not None]
+        assert packets_out == packets_in  # copied, not re-encoded
+    with av.open(str(muxed)) as b:
+        sound = np.concatenate([f.to_ndarray().reshape(-1)
+                                for f in b.decode(b.streams.audio[0])])
+    reference, _ = sf.read(wav)
+    # AAC adds a priming delay and pads its last frame: the length agrees within a frame.
+    assert abs(len(sound) - len(reference)) <= 2048 + 1024
+    # The same sound, through a lossy codec (which smooths the peaks): its loudness holds.
+    rms = float(np.sqrt(np.mean(sound**2)))
+    assert rms == pytest.approx(float(np.sqrt(np.mean(reference**2))), rel=0.25)
+    assert not list(tmp_path.glob("*.tmp*"))
+
+    for out, words in ((tmp_path / "x.wav2", "write the video as one of"),
+                       (video, "is the input video")):
+        with pytest.raises(SystemExit) as e:
+            generate.main([str(run), "--video", str(video), "--audio-out",
+                           str(tmp_path / "y.wav"), "--mux", str(out)])
+        err = capsys.readouterr().err.strip()
+        assert e.value.code == 2 and words in err and "\n" not in err
+    assert not (tmp_path / "y.wav").exists()  # refused before generating
+    with pytest.raises(SystemExit):
+        generate.main([str(run), "--image", str(video), "--mux", str(muxed)])
+    assert "--mux: with --video IN --audio-out OUT.wav" in capsys.readouterr().err

@@ -105,6 +105,8 @@ def main(argv=None):
                    "video to give a soundtrack (with --audio-out)")
     p.add_argument("--audio-out", help="I2S, with --video: write the video's generated "
                    "soundtrack to this .wav file")
+    p.add_argument("--mux", metavar="OUT_VIDEO", help="I2S, with --audio-out: also write the "
+                   "video with the generated soundtrack (its picture copied, sound in AAC)")
     p.add_argument("--fps", type=int, default=None,
                    help=f"--video: frames per second, {lo} to {hi} (default 25)")
     p.add_argument("--size", type=int, default=None,
@@ -113,6 +115,10 @@ def main(argv=None):
     soundtrack = args.audio_out is not None
     if soundtrack and (not args.video or args.audio or args.image):
         raise ConfigError("--audio-out: give the silent video as --video (not --audio or --image)")
+    if args.mux and not soundtrack:
+        raise ConfigError("--mux: with --video IN --audio-out OUT.wav (I2S runs)")
+    if args.mux:
+        performance.check_mux_name(args.mux, args.video)
     if not (soundtrack or args.audio or args.image):
         raise ConfigError("give --audio (S2I runs), --image (I2S runs) or --video with "
                           "--audio-out (I2S runs)")
@@ -160,6 +166,10 @@ def main(argv=None):
         print(f"[tfav] wrote {args.audio_out}: {done['audio_seconds']:.2f} s from "
               f"{done['chunks']} chunks in {done['wall_seconds']:.2f} s "
               f"({done['realtime_factor']:.2f}x real time)")
+        if args.mux:
+            muxed = performance.mux_soundtrack(source, args.audio_out, args.mux)
+            print(f"[tfav] wrote {args.mux}: the video of {source} with "
+                  f"{muxed['audio_seconds']:.2f} s of generated sound")
         return 0
     if args.video:
         done = performance.audio_to_video(model, source, args.video, fps=fps, seed=args.seed,

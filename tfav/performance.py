@@ -317,3 +317,87 @@ def video_to_soundtrack(model, vocoder, video_path, out_path, seed=0, batch=32,
     wall = time.perf_counter() - start
     return {"chunks": len(frames), "audio_seconds": written / SAMPLE_RATE, "wall_seconds": wall,
             "realtime_factor": written / SAMPLE_RATE / max(wall, 1e-9)}
+
+
+def check_mux_name(out_path, video_path) -> None:
+    """A one-line :class:`ConfigError` for an output name :func:`mux_soundtrack` cannot
+    write (checked before anything is generated)."""
+    out_path = Path(out_path)
+    if out_path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise ConfigError(f"{out_path}: write the video as one of {', '.join(VIDEO_SUFFIXES)}")
+    if out_path.is_dir():
+        raise ConfigError(f"{out_path}: is a folder, not a video file name")
+    if out_path.resolve() == Path(video_path).resolve():
+        raise ConfigError(f"{out_path}: is the input video; write the muxed copy elsewhere")
+
+
+def mux_soundtrack(video_path, wav_path, out_path) -> dict:
+    """Write ``out_path``: the video stream of ``video_path`` copied as it is (no
+    re-encoding) and the sound of ``wav_path`` in AAC, cut to the video's length; any
+    sound the video had is dropped. Written atomically.
+
+    Returns:
+        ``{"video_packets", "audio_seconds"}``.
+
+    Raises:
+        DataError: the video has no video stream or cannot be read.
+        ConfigError: a bad output name.
+    """
+    import soundfile as sf
+
+    av = import_av("writing videos")
+    out_path = Path(out_path)
+    check_mux_name(out_path, video_path)
+    try:
+        source = av.open(str(video_path))
+    except av.error.FFmpegError as e:
+        raise DataError(f"{video_path}: cannot read the video ({e})") from e
+    packets, seconds = 0, 0.0
+    with source:
+        if not source.streams.video:
+            raise DataError(f"{video_path}: no video stream")
+        video_in = source.streams.video[0]
+        duration = _video_seconds(video_in, source)
+        with atomic_path(out_path, suffix=".tmp" + out_path.suffix) as tmp, \
+                av.open(str(tmp), "w") as container:
+            video_out = container.add_stream_from_template(video_in)
+            sound = container.add_stream("aac", rate=SAMPLE_RATE, layout="mono")
+            try:
+                for packet in source.demux(video_in):
+                    if packet.dts is None:  # the demuxer's flush packet
+                        continue
+                    packet.stream = video_out
+                    container.mux(packet)
+                    packets += 1
+            except av.error.FFmpegError as e:
+                raise DataError(f"{video_path}: cannot read the video ({e})") from e
+            limit = int(round(duration * SAMPLE_RATE)) if duration else None
+            written = 0
+            with sf.SoundFile(wav_path) as track:
+                if track.samplerate != SAMPLE_RATE:
+                    raise DataError(f"{wav_path}: {track.samplerate} Hz; the soundtrack is "
+                                    f"{SAMPLE_RATE} Hz")
+                for block in track.blocks(blocksize=1 << 15, dtype="float32", always_2d=True):
+                    block = block.mean(axis=1)
+                    if limit is not None:
+                        block = block[: max(0, limit - written)]
+                    if not len(block):
+                        break
+                    frame = av.AudioFrame.from_ndarray(np.clip(block, -1, 1)[None],
+                                                       format="fltp", layout="mono")
+                    frame.sample_rate, frame.pts = SAMPLE_RATE, written
+                    frame.time_base = Fraction(1, SAMPLE_RATE)
+                    container.mux(sound.encode(frame))
+                    written += len(block)
+            container.mux(sound.encode(None))
+            seconds = written / SAMPLE_RATE
+    return {"video_packets": packets, "audio_seconds": seconds}
+
+
+def _video_seconds(stream, container) -> float | None:
+    """The video stream's duration in seconds (the container's when the stream has none)."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / 1_000_000
+    return None
