@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1] / "tfav"
 #: The commands (``python -m tfav.X``): they import the library, never each other.
 COMMANDS = {"tfav.train", "tfav.evaluate", "tfav.generate", "tfav.export", "tfav.bench",
-            "tfav.tune"}
+            "tfav.tune", "tfav.survey"}
 
 
 def module_name(path: Path) -> str:

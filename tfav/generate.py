@@ -31,7 +31,6 @@ from tfav import audio, performance, tasks, training
 from tfav.audio import SAMPLE_RATE
 from tfav.cli import number_in, one_line_errors
 from tfav.data.decode import read_image
-from tfav.data.pipeline import open_index
 from tfav.errors import AudioError, ConfigError
 from tfav.files import atomic_write_bytes
 from tfav.models.generators import resize_spectrogram
@@ -59,25 +58,17 @@ def sound_to_images(model, audio_path, n=8, seed=0, offset=0.0, gain=1.0,
 
 def image_to_sounds(model, image_path, n=4, seed=0, vocoder=None):
     """``n`` normalised LMS ``[n, 128, 44]`` and their waveforms (peak 0.9) from one image:
-    by ``vocoder`` (a trained ``tfav.models.vocoder``) or, when ``None``, Griffin-Lim."""
+    by ``vocoder`` (LMS -> waveforms: ``training.vocoder_for`` or a trained
+    ``tfav.models.vocoder``) or, when ``None``, Griffin-Lim."""
     image = read_image(image_path, 64)[None]
     z = performance.noise(model.z_dim, seed, n)
     lms = resize_spectrogram(model.generate(np.repeat(image, n, axis=0), z=z), tasks.LMS_FRAMES)
     if vocoder is not None:
-        wave = np.asarray(vocoder(lms, training=False))
+        wave = np.asarray(vocoder(lms))
     else:
         wave = np.asarray(audio.griffin_lim_from_log_mel(audio.denormalize_log_mel(lms)))
     peak = np.max(np.abs(wave), axis=-1, keepdims=True)
     return np.asarray(lms), 0.9 * wave / np.maximum(peak, 1e-9)
-
-
-def _vocoder(choice, config):
-    """The run's dataset's vocoder (trained now if the cache has none), or for
-    ``griffin-lim`` a callable with the same input and output level."""
-    if choice == "griffin-lim":
-        return lambda lms, training=False: audio.griffin_lim_from_log_mel(
-            audio.denormalize_log_mel(lms))
-    return training.dependency("vocoder", config["data"], open_index(config["data"]))
 
 
 @one_line_errors
@@ -161,8 +152,8 @@ def main(argv=None):
     condition = getattr(task, "condition", "lms")
     if soundtrack:
         done = performance.video_to_soundtrack(
-            model, _vocoder(args.vocoder, config), source, args.audio_out, seed=args.seed,
-            progress=sys.stderr.isatty())
+            model, training.vocoder_for(args.vocoder or "neural", config.get("data")), source,
+            args.audio_out, seed=args.seed, progress=sys.stderr.isatty())
         print(f"[tfav] wrote {args.audio_out}: {done['audio_seconds']:.2f} s from "
               f"{done['chunks']} chunks in {done['wall_seconds']:.2f} s "
               f"({done['realtime_factor']:.2f}x real time)")
@@ -194,7 +185,8 @@ def main(argv=None):
         labels = [f"x{g:g}" for g in gains] if args.gains else None
         save_png(out / "grid.png", image_grid(rows, row_labels=labels))
     else:
-        vocoder = _vocoder(args.vocoder, config) if args.vocoder != "griffin-lim" else None
+        vocoder = (training.vocoder_for("neural", config["data"])
+                   if args.vocoder != "griffin-lim" else None)
         lms, waves = image_to_sounds(model, source, args.n, args.seed, vocoder)
         cells = [[spectrogram_rgb(x) for x in lms]]
         save_png(out / "log_mel.png", image_grid(cells, cell_height=128))

@@ -259,7 +259,8 @@ def video_to_soundtrack(model, vocoder, video_path, out_path, seed=0, batch=32,
 
     Args:
         model: a trained I2S GAN (``runs.load_trained``).
-        vocoder: a trained vocoder (``tfav.models.vocoder``).
+        vocoder: normalised LMS -> waveforms (``training.vocoder_for``, or a trained
+            ``tfav.models.vocoder``).
         video_path: any video PyAV reads (its sound, if any, is ignored).
         out_path: the WAV file (16-bit, 44.1 kHz mono), written atomically.
         seed: picks the noise shared by all chunks.
@@ -291,7 +292,7 @@ def video_to_soundtrack(model, vocoder, video_path, out_path, seed=0, batch=32,
             part = frames[first : first + batch].astype(np.float32) / 127.5 - 1.0
             lms = resize_spectrogram(model.generate(part, z=np.repeat(z, len(part), axis=0)),
                                      tasks.LMS_FRAMES)
-            yield np.asarray(vocoder(lms, training=False))
+            yield np.asarray(vocoder(lms))
             bar.update(len(part))
 
     peak, written = 0.0, 0

@@ -24,7 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfav import distribute, objectives, probe, runs, tasks
+from tfav import audio, distribute, objectives, probe, runs, tasks
 from tfav.callbacks import BestCheckpoint, GeneratedQuality, NanGuard, RunCheckpoint, SampleGrid
 from tfav.data.pipeline import find_undecodable, open_index
 from tfav.data.synth import default_dataset
@@ -493,3 +493,14 @@ def evaluate_run(run_dir, n: int = 512, diversity_conditions: int = 64, seed: in
             continue
         log(f"{k:<{width}}  {v:.4f}" if isinstance(v, float) else f"{k:<{width}}  {v}")
     return results
+
+
+def vocoder_for(choice: str, data):
+    """``normalised LMS [B, 128, 44] -> waveforms [B, L]`` (numpy) for the sound of an I2S
+    run on ``data``: the dataset's neural vocoder (``"neural"``; trained now and cached
+    if the cache has none) or Griffin-Lim (``"griffin-lim"``) at the same output level."""
+    if choice == "griffin-lim":
+        return lambda lms: np.asarray(audio.griffin_lim_from_log_mel(
+            audio.denormalize_log_mel(lms)))
+    model = dependency("vocoder", data, open_index(data))
+    return lambda lms: np.asarray(model(lms, training=False))
