@@ -29,7 +29,10 @@ def test_features_prints_throughputs_ratio_and_difference(capsys):
     bench.main(["features", "--batch", "4", "--repeats", "1"])
     out = capsys.readouterr().out
     assert "(128, 44) per clip, batch 4 x 22050 samples" in out
-    assert "tfav (tf.function)" in out and "librosa" in out
+    assert "tfav (tf.function)" in out and "librosa" in out and "rfft only (the floor)" in out
+    floor = next(line for line in out.splitlines() if line.startswith("tfav LMS / rfft only"))
+    assert float(floor.split(":")[1].split("x")[0]) > 0
+    assert "CPU " in out
     ratio_line = next(line for line in out.splitlines() if line.startswith("speed-up"))
     difference = float(ratio_line.split("max |dB difference|:")[1])
     assert difference < 0.01
@@ -64,3 +67,16 @@ def test_vocoder_benchmark_names_a_missing_vocoder(tmp_path, capsys):
         bench.main(["vocoder", "--vocoder", str(tmp_path / "nowhere")])
     err = capsys.readouterr().err.strip()
     assert e.value.code == 2 and "nowhere: no trained vocoder here" in err and "\n" not in err
+
+
+def test_train_benchmark_times_interleaved_variants_on_a_pair_folder(tiny_pairs, capsys):
+    bench.main(["train", "--data", str(tiny_pairs), "--batch", "4", "--steps", "1",
+                "--repeats", "2", "--base-filters", "4"])
+    out = capsys.readouterr().out
+    for words in ("real pipeline", "in-memory tensors", "in-memory, mixed_bfloat16",
+                  "real pipeline / in-memory", "mixed_bfloat16 / float32", "load average",
+                  "--precision auto here:"):
+        assert words in out, words
+    rates = [float(line.split("images/s")[0].split()[-1]) for line in out.splitlines()
+             if "images/s" in line]
+    assert len(rates) == 3 and all(r > 0 for r in rates)
