@@ -280,7 +280,8 @@ def make_dataset(task: Task, root, split: str, *, categories=None, batch_size=64
         encoder: a GAN task's frozen condition encoder: its code of each item's
             condition is computed once, before the pipeline's cache, and batches carry
             ``encoding`` instead of ``condition`` (the objective's ``encoding_of``), so a
-            training step runs only the generator and the discriminator.
+            training step runs only the generator and the discriminator; S2I batches
+            then carry no waveform either.
     """
     precompute = None
     if encoder is not None:
@@ -290,11 +291,13 @@ def make_dataset(task: Task, root, split: str, *, categories=None, batch_size=64
         def precompute(items):
             return {"encoding": encoder(gan_condition(task, items), training=False)}
 
+    # Once encoded, an S2I step reads no sound (I2S still needs it: its target).
+    drop = ("waveform",) if encoder is not None and task.direction == "s2i" else ()
     ds = pair_dataset(
         root, split, categories=categories, image_size=image_size, batch_size=batch_size,
         shuffle=shuffle, seed=seed, wrong_pairs=task.wrong_pairs if task.kind == "gan" else None,
         drop_remainder=drop_remainder, wrong_pair_weights=wrong_pair_weights,
-        precompute=precompute,
+        precompute=precompute, drop=drop,
     )
     mapping = model_inputs(task, augment=split == "train" and shuffle, seed=seed)
     return ds.map(mapping, num_parallel_calls=tf.data.AUTOTUNE).prefetch(

@@ -265,10 +265,11 @@ def train(
         atomic_write_json(run_dir / "config.json", config)
     evaluators = evaluators_for(task, resources) if task.kind == "gan" and evaluate else {}
 
-    if condition_encoder is not None:  # its codes are computed once, with the decoded data
-        dataset_options = {**dataset_options, "encoder": condition_encoder}
-    train_ds, val_ds = _datasets(task, index, categories, batch_size, seed, steps_per_epoch,
-                                 strategy, dataset_options)
+    def datasets(encoder=None):
+        options = dataset_options if encoder is None else {**dataset_options, "encoder": encoder}
+        return _datasets(task, index, categories, batch_size, seed, steps_per_epoch, strategy,
+                         options)
+
     with strategy.scope():  # variables and optimizer slots mirrored on every replica
         if state["epoch"]:
             log(f"[tfav] resuming {run_dir} after epoch {state['epoch']}")
@@ -279,9 +280,13 @@ def train(
                 model = objective.build(objectives.BuildContext(
                     task, len(index.categories), hyper, condition_encoder, task.image_size,
                     seed))
-            if objective.prepare is not None:
-                objective.prepare(model, train_ds, log=log)
+            if objective.prepare is not None:  # may fit the encoder (e.g. standardisation)
+                objective.prepare(model, datasets()[0], log=log)
         distribute.prepare(model, strategy)
+    # The model's own frozen encoder, final now (prepared, or loaded with the run), codes
+    # every item once, with the decoded data; with replicas each step encodes its batch.
+    encoder = getattr(model, "condition_encoder", None) if task.kind == "gan" else None
+    train_ds, val_ds = datasets(encoder if replicas == 1 else None)
 
     history = state["history"]
     guard = NanGuard()

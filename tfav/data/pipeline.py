@@ -171,6 +171,7 @@ def pair_dataset(
     repeat: bool = False,
     wrong_pair_weights=None,
     precompute=None,
+    drop=(),
 ) -> tf.data.Dataset:
     """Batches of image-sound pairs from a pair folder or a TFRecord folder.
 
@@ -194,6 +195,9 @@ def pair_dataset(
         precompute: ``items -> {key: tensor}`` on a batch of decoded items (images
             float32 in [-1, 1]), run once per item before the cache; its keys are
             added to every item (e.g. ``{"encoding": frozen_encoder(...)}``).
+        drop: keys removed from every item after ``precompute`` (what it made
+            unnecessary: a waveform whose code is all a training step reads), so the
+            cache, the shuffle and the batches do not carry them.
 
     Returns:
         A ``tf.data.Dataset`` of dict batches (see the module docstring).
@@ -209,9 +213,14 @@ def pair_dataset(
         shuffle = False
     ds = ds.map(decode_item, num_parallel_calls=tf.data.AUTOTUNE)
     if precompute is not None:
-        ds = ds.batch(PRECOMPUTE_BATCH).map(
-            lambda items: {**items, **precompute(to_model_inputs(items))}
-        ).unbatch().apply(tf.data.experimental.assert_cardinality(n))  # for progress bars
+        def add(items):
+            out = {**items, **precompute(to_model_inputs(items))}
+            return {k: v for k, v in out.items() if k not in drop}
+
+        ds = ds.batch(PRECOMPUTE_BATCH).map(add).unbatch().apply(
+            tf.data.experimental.assert_cardinality(n))  # for progress bars
+    elif drop:
+        raise ConfigError("pair_dataset: drop= removes what precompute= made unnecessary")
     if cache:
         ds = ds.cache()
     return finish(

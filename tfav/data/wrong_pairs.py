@@ -78,8 +78,9 @@ def add_wrong_pairs(batch: dict, mode: str, seed, category_weights=None) -> dict
     j = tf.argmax(tf.where(valid, score, -np.inf), axis=1, output_type=tf.int32)
     out = dict(batch)
     out["wrong_index"] = j
-    out["wrong_image"] = tf.gather(batch["image"], j)
-    out["wrong_waveform"] = tf.gather(batch["waveform"], j)
+    for key in ("image", "waveform"):
+        if key in batch:  # a batch whose sounds are encoded already has no waveform
+            out[f"wrong_{key}"] = tf.gather(batch[key], j)
     out["wrong_label"] = tf.gather(label, j)
     return out
 

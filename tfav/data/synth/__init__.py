@@ -10,6 +10,11 @@ instrument, player, recording, MIDI pitch, loudness and pose.
 With ``--kind inis`` sounds and images are paired by category only, like INIS;
 the pose in the labels then describes the image, not the sound.
 
+``python -m tfav.data synth --videos N OUT`` renders ``N`` continuous performances
+instead (ground truth for whole-performance generation, :mod:`.videos`): the
+players and scenes of the dataset's validation recordings, ``--seconds`` long at
+``--fps``, as MP4, WAV and lossless frames with per-frame labels.
+
 Example:
     >>> from tfav.data.synth import default_dataset
     >>> root = default_dataset()   # built once (about a minute), then cached
@@ -47,16 +52,51 @@ def add_arguments(parser) -> None:
     parser.add_argument("--workers", type=int, default=None,
                         help="processes (default: all CPUs); the output does not depend on it")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--videos", type=int, default=None, metavar="N",
+                        help="render N continuous performances (MP4 + WAV + frames + per-frame "
+                             "labels) by validation players of the --pairs/--seed dataset "
+                             "instead of pairs")
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="--videos: length of each video in s (default 6)")
+    parser.add_argument("--fps", type=int, default=None,
+                        help="--videos: frames per second (default 25)")
+    parser.add_argument("--instrument", default=None,
+                        help="--videos: only this instrument (default: cycle through all 13)")
     # fmt: skip
 
 
 def run(args) -> int:
-    """Build the dataset and print where it is and how many pairs it holds."""
+    """Build the dataset (or the videos) and print where it is and what it holds."""
     import time
+
+    from tfav.errors import ConfigError
+
+    start = time.perf_counter()
+    video_only = [f"--{k}" for k in ("seconds", "fps", "instrument")
+                  if getattr(args, k, None) is not None]
+    if getattr(args, "videos", None) is None:
+        if video_only:
+            raise ConfigError(f"{', '.join(video_only)}: for --videos only")
+    else:
+        if args.kind != "suburmp":
+            raise ConfigError("--videos: of the suburmp kind only (INIS images do not follow "
+                              "the sound)")
+        from tfav.data.synth.videos import build_videos
+
+        info = build_videos(args.out, args.videos,
+                            6.0 if args.seconds is None else args.seconds,
+                            25 if args.fps is None else args.fps, args.size, args.seed,
+                            args.pairs, args.instrument, args.soundfont,
+                            progress=not args.no_progress)  # fmt: skip
+        frames = sum(v["frames"] for v in info["videos"])
+        categories = sorted({v["category"] for v in info["videos"]})
+        print(f"{info['path']}: {len(info['videos'])} videos of {info['seconds']:g} s at "
+              f"{info['fps']} fps ({frames} frames; {', '.join(categories)}) in "
+              f"{time.perf_counter() - start:.1f} s")  # fmt: skip
+        return 0
 
     from tfav.data.synth.build import build_dataset
 
-    start = time.perf_counter()
     info = build_dataset(args.out, args.pairs, args.seed, args.size, args.kind,
                          args.soundfont, args.workers, progress=not args.no_progress)  # fmt: skip
     seconds = time.perf_counter() - start

@@ -189,6 +189,22 @@ def _players(plan: RecordingPlan, instrument: str):
     ]
 
 
+def player_seed(plan: RecordingPlan) -> int:
+    """The seed of the habits of the recording's player (vibrato, tempo, dynamic range),
+    shared by every recording of that player."""
+    return plan.category_seed + plan.player
+
+
+def recording_look(plan: RecordingPlan):
+    """``(image instrument, players, scene, rng)``: what the recording's images show: the
+    drawn instrument, its category's players (``players[plan.player - 1]`` plays it),
+    its scene, and the generator that drew the scene (INIS pairs draw on from it)."""
+    image_instrument = "sax" if plan.category == "sax" else plan.category
+    players = _players(plan, image_instrument)
+    rng = np.random.default_rng([plan.seed, 2])
+    return image_instrument, players, random_scene(rng), rng
+
+
 def audible_chunks(audio: np.ndarray) -> list[tuple[int, np.ndarray]]:
     """Cut a recording into 0.5 s chunks and drop the silent ones (Chen et al. 2017, sec. 4).
 
@@ -213,15 +229,12 @@ def render_recording(
                              f"{SILENCE_DBFS} dBFS ({len(kept)} of {plan.pairs})")  # fmt: skip
         n_chunks = int(np.ceil(plan.pairs * (1.12 + 0.5 * attempt))) + 2
         perf = random_performance(plan.category, n_chunks * _CHUNK_SECONDS, plan.seed + attempt,
-                                  player_seed=plan.category_seed + plan.player)  # fmt: skip
+                                  player_seed=player_seed(plan))  # fmt: skip
         kept = audible_chunks(perf.render(sf, SAMPLE_RATE))
         attempt += 1
     kept = kept[: plan.pairs]
 
-    image_instrument = "sax" if plan.category == "sax" else plan.category
-    players = _players(plan, image_instrument)
-    rng = np.random.default_rng([plan.seed, 2])
-    scene = random_scene(rng)
+    image_instrument, players, scene, rng = recording_look(plan)
     rows = []
     for k, chunk in kept:
         t = k * _CHUNK_SECONDS  # the image is the chunk's first frame
