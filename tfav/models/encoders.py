@@ -47,6 +47,7 @@ def sound_classifier(
     l2: float = 0.015,
     dropout: tuple[float, float] = (0.3, 0.2),
     name: str = "sound_classifier",
+    conv_layers: int = 4,
 ) -> keras.Model:
     """LMS instrument classifier of Chen et al. Fig. 4 (sec. 3.3).
 
@@ -71,6 +72,7 @@ def sound_classifier(
         l2: L2 penalty on the FC layers.
         dropout: Drop rates before the last two FC layers.
         name: Model name.
+        conv_layers: Convolution layers (4 in Fig. 4; Table 1 also tries 3).
 
     Returns:
         A functional model ``lms [B, n_mels, frames] -> logits [B, num_classes]``.
@@ -81,7 +83,7 @@ def sound_classifier(
     """
     lms = keras.Input((n_mels, frames), name="lms")
     x = layers.Reshape((n_mels, frames, 1), name="add_channel")(lms)
-    for i in range(4):
+    for i in range(conv_layers):
         x = layers.Conv2D(
             base_filters * 2**i, 3, padding="same", activation="relu", name=f"conv{i + 1}"
         )(x)
