@@ -48,6 +48,33 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp"):
         raise
 
 
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike):
+    """A new folder beside ``path`` (``.NAME.partial-XXXXXXXX``) to fill, renamed to
+    ``path`` when the block ends (``path`` may exist only as an empty folder) and removed
+    with everything in it if the block raises (Ctrl-C included).
+
+    Example:
+        >>> with atomic_folder("dataset") as tmp:
+        ...     write_everything(tmp)
+    """
+    import shutil
+    import uuid
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.partial-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        yield tmp
+        if path.exists():
+            path.rmdir()  # empty (an existing folder with files is an error)
+        os.rename(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename.
 

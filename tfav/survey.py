@@ -65,9 +65,7 @@ import io
 import json
 import os
 import secrets
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -80,7 +78,7 @@ from tfav.audio import SAMPLE_RATE
 from tfav.cli import number_in, one_line_errors
 from tfav.data.pipeline import load_arrays, open_index
 from tfav.errors import ConfigError, DataError
-from tfav.files import atomic_write_bytes, atomic_write_json, atomic_write_text
+from tfav.files import atomic_folder, atomic_write_bytes, atomic_write_json, atomic_write_text
 from tfav.models.generators import resize_spectrogram
 from tfav.runs import load_trained, read_generator_run
 from tfav.visualize import png_bytes, to_uint8_image
@@ -307,10 +305,7 @@ def make_survey(run_dirs, out, *, items: int = ITEMS, seed: int = 0, draws: int 
     }  # fmt: skip
     key["models"][REAL] = {"run": None, "task": None}
     page_items = []
-    out.parent.mkdir(parents=True, exist_ok=True)
-    build = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
-    try:
-        os.chmod(build, 0o755)
+    with atomic_folder(out) as build:
         folder = build / PAGE / "media"
         for i in range(items):
             item = f"i{i + 1}"
@@ -340,12 +335,6 @@ def make_survey(run_dirs, out, *, items: int = ITEMS, seed: int = 0, draws: int 
                 "direction": direction, "questions": questions(direction), "items": page_items}
         write_page(build / PAGE, page)
         atomic_write_json(build / KEY, key)
-        if out.exists():
-            out.rmdir()  # empty (checked above)
-        os.rename(build, out)
-    except BaseException:
-        shutil.rmtree(build, ignore_errors=True)
-        raise
     runs = f"{len(found)} run" + ("s" if len(found) > 1 else "")
     log(f"[tfav] wrote {out}: {items} items x ({runs} x {draws} draws + real) = "
         f"{len(key['samples'])} samples; give raters {out / PAGE} (not {out / KEY}); then "

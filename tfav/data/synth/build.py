@@ -28,7 +28,6 @@ import signal
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +41,7 @@ from tfav.data.synth.performer import draw_performer, random_player, random_scen
 from tfav.data.synth.score import SPECS, random_performance
 from tfav.data.synth.soundfont import SoundFont
 from tfav.errors import AudioError, ConfigError, DataError
-from tfav.files import atomic_write_json
+from tfav.files import atomic_folder, atomic_write_json
 
 #: Bumped whenever the bytes a seed produces change; part of the cache folder name.
 DATASET_VERSION = 3
@@ -313,11 +312,8 @@ def build_dataset(
         for program in spec.programs:
             sf.zones(spec.bank, program)
     workers = max(1, int(workers or os.cpu_count() or 1))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
     rows: list[dict] = []
-    try:
+    with atomic_folder(out) as tmp:
         bar = tqdm(total=n_pairs, desc=f"synth {kind}", unit="pair", disable=not progress)
         order = sorted(plans, key=lambda p: -p.pairs)  # long ones first balances workers
         if workers == 1:
@@ -357,12 +353,6 @@ def build_dataset(
             "pose_source": "image" if kind == "inis" else "sound",
         }  # fmt: skip
         atomic_write_json(tmp / "synth.json", info)
-        if out.exists():
-            out.rmdir()  # empty (checked above)
-        os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return {**info, "path": str(out)}
 
 

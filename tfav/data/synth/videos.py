@@ -46,8 +46,6 @@ import io
 import json
 import math
 import os
-import shutil
-import uuid
 import zipfile
 from fractions import Fraction
 from pathlib import Path
@@ -70,7 +68,7 @@ from tfav.data.synth.performer import draw_performer
 from tfav.data.synth.score import random_performance
 from tfav.data.videos import import_av
 from tfav.errors import ConfigError
-from tfav.files import atomic_write_json, atomic_write_text
+from tfav.files import atomic_folder, atomic_write_json, atomic_write_text
 from tfav.performance import FPS_RANGE, H264_OPTIONS, frame_count
 
 INFO_FILE, LABELS_FILE, FRAMES_SUFFIX = "videos.json", "labels.jsonl", ".frames.npz"
@@ -247,12 +245,9 @@ def build_videos(out, n: int = 4, seconds: float = 6.0, fps: int = 25, size: int
     sf_path = str(soundfont) if soundfont is not None else None
     _soundfont(sf_path)  # a bad SoundFont: one line, before the folder is made
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
     per_video = frame_count(round(seconds * SAMPLE_RATE), fps)
     labels, videos = [], []
-    try:
+    with atomic_folder(out) as tmp:
         with _sigterm_as_interrupt(), tqdm(total=len(plans) * per_video, desc="synth videos",
                                            unit="frame", disable=not progress) as bar:
             for plan in plans:
@@ -273,12 +268,6 @@ def build_videos(out, n: int = 4, seconds: float = 6.0, fps: int = 25, size: int
             "videos": videos,
         }  # fmt: skip
         atomic_write_json(tmp / INFO_FILE, info)
-        if out.exists():
-            out.rmdir()  # empty (checked above)
-        os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return {**info, "path": str(out)}
 
 
