@@ -142,3 +142,35 @@ def test_paired_gan_round_trips_and_learns_to_reconstruct():
     loaded = run_serialization_test(model, {"condition": batch["condition"][:2], "z": z})
     assert loaded.reconstruction_weight == 10.0
     assert len(loaded.g_variables()) == len(model.g_variables())
+
+
+@pytest.mark.parametrize("task_name,recipe", [
+    ("s2i_pose", "gan_cls"), ("s2i_pose", "paired_gan"), ("i2s", "gan_cls")])
+def test_gan_objectives_train_in_mixed_bfloat16(task_name, recipe):
+    """``--precision auto`` picks bfloat16 on AMX CPUs: every loss must still build there."""
+    import tensorflow as tf
+
+    from tfav.models import encoders
+    from tfav.precision import policy
+
+    task = tasks.get_task(task_name)
+    objective = objectives.get(recipe)
+    hyper = objective.make_hyper({"base_filters": 4, "z_dim": 4})
+    rng = np.random.default_rng(0)
+    if task.direction == "s2i":
+        shape_in, shape_out = (8, 128, 44), (8, 64, 64, 3)
+        classifier = encoders.sound_classifier(3, base_filters=4)
+    else:
+        shape_in, shape_out = (8, 64, 64, 3), (8, 128, 34)
+        classifier = encoders.image_classifier(3, base_filters=4)
+    with policy("mixed_bfloat16"):
+        encoder = encoders.encoder_from_classifier(classifier)
+        model = objective.build(registry.BuildContext(task, 3, hyper, encoder, 64, 0))
+    batch = {"condition": rng.uniform(-1, 1, shape_in).astype("float32"),
+             "target": rng.uniform(-1, 1, shape_out).astype("float32"),
+             "wrong_target": rng.uniform(-1, 1, shape_out).astype("float32"),
+             "label": np.zeros(8, "int32")}
+    history = model.fit(tf.data.Dataset.from_tensors(batch).repeat(2), epochs=1,
+                        verbose=0).history
+    assert model.generator.compute_dtype == "bfloat16"
+    assert all(np.isfinite(v[-1]) for v in history.values())
