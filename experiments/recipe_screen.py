@@ -19,10 +19,12 @@ at that epoch (``results/recipe_screen_<variant>.png``).
 import argparse
 import json
 import shutil
+import time
 from pathlib import Path
 
-from results_io import RESULTS, write_results
+from results_io import RESULTS, machine, write_results
 
+from tfav.precision import bfloat16_hardware
 from tfav.training import train
 
 #: name -> (objective, hyperparameters, what it tests)
@@ -48,6 +50,22 @@ VARIANTS = {
     "sn_g2_ms_quarter": ("gan_cls", {"spectral_norm": True, "g_steps": 2,
                                      "mode_seeking_weight": 0.25},
                          "spectral norm in D, two G steps, mode seeking 0.25"),
+    # Measured later, with two G steps as the task's default by then.
+    "default_g2": ("gan_cls", {"g_steps": 2}, "the default since: two G steps per D step"),
+    "d_blur": ("gan_cls", {"g_steps": 2, "augment": "blur"},
+               "two G steps, D sees every image blurred (Gaussian, 1 px; after StyleGAN3)"),
+    "bilinear": ("gan_cls", {"g_steps": 2, "upsampling": "bilinear"},
+                 "two G steps, bilinear instead of nearest upsampling in G"),
+    "paired_rw100": ("paired_gan", {"g_steps": 2, "reconstruction_weight": 100.0},
+                     "two G steps, paired reconstruction at pix2pix's L1 weight 100"),
+    "paired_rw100_kl": ("paired_gan", {"g_steps": 2, "reconstruction_weight": 100.0,
+                                       "kl_weight": 0.1},
+                        "the same with KL weight 0.1 (codes closer to the prior)"),
+    "paired_rw30": ("paired_gan", {"g_steps": 2, "reconstruction_weight": 30.0},
+                    "two G steps, paired reconstruction at L1 weight 30"),
+    "paired_rw30_blur": ("paired_gan", {"g_steps": 2, "reconstruction_weight": 30.0,
+                                        "augment": "blur"},
+                         "the same, D sees every image blurred (1 px)"),
 }
 
 KEYS = ("acc_val", "pose_err", "spectrum_gap_db", "tv_ratio", "noise_spread", "real_score",
@@ -59,11 +77,16 @@ def markdown(result):
              f"Seed 0, epoch {result['epochs']} of batch 32, per-epoch probe on 256 validation "
              "sounds (real frames: spectrum gap 0.1-1 dB between halves, TV ratio 1, noise "
              "spread >= 0.5 wanted).", "",
-             "| variant | what | " + " | ".join(KEYS) + " |", "|---|---|" + "---|" * len(KEYS)]
+             "| variant | what | precision | " + " | ".join(KEYS) + " |",
+             "|---|---|---|" + "---|" * len(KEYS)]
     for row in result["rows"]:
         cells = [f"{row[k]:.3f}" if isinstance(row.get(k), float) else "-" for k in KEYS]
-        lines.append(f"| {row['variant']} | {row['what']} | " + " | ".join(cells) + " |")
-    lines += ["", f"Machine: {result['machine']}, {result['date_utc']} UTC.", ""]
+        lines.append(f"| {row['variant']} | {row['what']} | {row.get('precision', 'float32')} | "
+                     + " | ".join(cells) + " |")
+    stamps = sorted({(r.get("machine", "2 CPUs, x86_64, no AMX"), r.get("date_utc", "2026-12-02"))
+                     for r in result["rows"]})
+    lines += ["", "Rows measured on: " + "; ".join(f"{m} ({d})" for m, d in stamps)
+              + f". Written {result['date_utc']} UTC.", ""]
     return "\n".join(lines)
 
 
@@ -73,7 +96,8 @@ def main():
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--out", default="runs/recipe_screen")
     args = p.parse_args()
-    rows = []
+    previous = RESULTS / "recipe_screen.json"
+    rows = json.loads(previous.read_text())["rows"] if previous.exists() else []
     for name in args.variants:
         recipe, hyper, what = VARIANTS[name]
         run = Path(args.out) / name
@@ -87,7 +111,13 @@ def main():
         grid = run / "samples" / f"epoch_{args.epochs:03d}.png"
         if grid.exists():
             shutil.copy(grid, RESULTS / f"recipe_screen_{name}.png")
-        rows.append({"variant": name, "what": what, **{k: row.get(k) for k in KEYS}})
+        summary = json.loads((run / "summary.json").read_text())
+        rows = [r for r in rows if r["variant"] != name]
+        amx = "AMX" if bfloat16_hardware() == "AMX" else "no AMX"
+        rows.append({"variant": name, "what": what, "precision": summary.get("precision"),
+                     "machine": f"{machine()}, {amx}",
+                     "date_utc": time.strftime("%Y-%m-%d", time.gmtime()),
+                     **{k: row.get(k) for k in KEYS}})
     write_results("recipe_screen", {"epochs": args.epochs, "rows": rows}, markdown)
 
 

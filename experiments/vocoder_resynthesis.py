@@ -16,21 +16,26 @@ level, on the 22,016 samples the 44 frames cover:
 
     python experiments/vocoder_resynthesis.py [--vocoder RUN] [--n 256]
 
-Writes ``experiments/results/vocoder_resynthesis.{json,md}`` and
+Writes ``experiments/results/vocoder_resynthesis.{json,md}``,
 ``vocoder_resynthesis.png`` (log-mel of original, vocoder and Griffin-Lim, one
-row per clip).
+row per clip) and the sound gallery: ``--wav-clips`` of those clips (instruments
+spread over the dataset's) as 16-bit WAVs, original, vocoder and Griffin-Lim, in
+``results/sound_gallery/`` (0.5 s each, about 44 KB).
 """
 
 import argparse
+import io
 import time
 
 import numpy as np
+import soundfile
 import tensorflow as tf
 from results_io import RESULTS, write_results
 
 from tfav import audio, metrics, tasks
 from tfav.data.pipeline import load_arrays, open_index
 from tfav.data.synth import default_dataset
+from tfav.files import atomic_write_bytes
 from tfav.objectives.losses import multi_resolution_stft_loss
 from tfav.objectives.vocoder import log_mel_distance
 from tfav.runs import load_trained
@@ -65,6 +70,8 @@ def main():
     p.add_argument("--vocoder", help="vocoder run folder (default: the cached one)")
     p.add_argument("--n", type=int, default=256, help="validation clips (default 256)")
     p.add_argument("--grid-clips", type=int, default=6)
+    p.add_argument("--wav-clips", type=int, default=3,
+                   help="grid clips also written as WAVs (default 3)")
     args = p.parse_args()
     data = default_dataset()
     index = open_index(data)
@@ -128,6 +135,19 @@ def main():
     save_png(RESULTS / "vocoder_resynthesis.png", image_grid(
         grid, cell_height=128, col_labels=["original", "vocoder", "Griffin-Lim 64"],
         row_labels=[index.categories[labels[i]] for i in shown]))
+    gallery = RESULTS / "sound_gallery"
+    gallery.mkdir(parents=True, exist_ok=True)
+    wav_rows = []
+    for i in shown[np.linspace(0, len(shown) - 1, args.wav_clips).astype(int)]:
+        stem = f"{index.categories[labels[i]]}_{int(i):03d}"
+        cells = []
+        for name, w in (("original", target), ("vocoder", vocoded), ("griffin_lim", griffin_lim)):
+            clip = w[i] / max(float(np.abs(w[i]).max()), 1e-6) * 0.9  # one peak level for all
+            buffer = io.BytesIO()
+            soundfile.write(buffer, clip, audio.SAMPLE_RATE, subtype="PCM_16", format="WAV")
+            atomic_write_bytes(gallery / f"{stem}_{name}.wav", buffer.getvalue())
+            cells.append(f"[{name}](sound_gallery/{stem}_{name}.wav)")
+        wav_rows.append(f"| {index.categories[labels[i]]} | " + " | ".join(cells) + " |")
     lines = ["# Vocoder resynthesis (validation clips of the embedded dataset)", "",
              f"{len(lms)} clips, all instruments; Griffin-Lim with {GRIFFIN_LIM_ITERATIONS} "
              "iterations from the same LMS.", "",
@@ -147,7 +167,10 @@ def main():
               f"(here {t['stft_distance_ratio']:.2f}x and {t['log_mel_ratio']:.2f}x); accuracy "
               f">= 98% of the originals' ({t['accuracy_ratio']:.1%}); pitch agreement >= 95% "
               f"({t['pitch_vs_original']:.1%}); >= 20x real time ({t['realtime']:.0f}x).", "",
-              "![original, vocoder, Griffin-Lim](vocoder_resynthesis.png)", ""]
+              "![original, vocoder, Griffin-Lim](vocoder_resynthesis.png)", "",
+              "Listen (0.5 s, each at a 0.9 peak):", "",
+              "| instrument | original | vocoder | Griffin-Lim 64 |", "|---|---|---|---|",
+              *wav_rows, ""]
     write_results("vocoder_resynthesis", result, lambda r: "\n".join(
         lines + [f"Machine: {r['machine']}, {r['date_utc']} UTC.", ""]))
 

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from tfav.errors import ConfigError
-from tfav.objectives.augment import cutout, diff_augment, parse_policy, translation
+from tfav.objectives.augment import blur, cutout, diff_augment, parse_policy, translation
 
 
 def _images(n=8, size=16, seed=0):
@@ -35,6 +35,23 @@ def test_cutout_zeroes_one_square_of_half_the_side_at_most():
         assert 0 < zero.sum() <= 8 * 8
         assert rows.max() - rows.min() < 8 and cols.max() - cols.min() < 8
         np.testing.assert_array_equal(b[~zero], a[~zero])
+
+
+def test_blur_keeps_flat_images_and_the_mean_and_damps_pixel_noise():
+    seed = keras.random.SeedGenerator(0)
+    flat = np.full((2, 16, 16, 3), 0.3, "float32")
+    np.testing.assert_allclose(np.asarray(blur(tf.constant(flat), seed)), flat, atol=1e-6)
+    x = _images()
+    y = np.asarray(blur(tf.constant(x), seed))
+    assert y.shape == x.shape
+    assert abs(y.mean() - x.mean()) < 0.01
+    step = np.abs(np.diff(y, axis=1)).mean() / np.abs(np.diff(x, axis=1)).mean()
+    assert step < 0.25  # a 1-pixel Gaussian leaves little of white noise's pixel steps
+    # an edge stays an edge, softened: half-way values appear only next to it
+    edge = np.concatenate([-np.ones((1, 16, 8, 3)), np.ones((1, 16, 8, 3))], axis=2)
+    row = np.asarray(blur(tf.constant(edge.astype("float32")), seed))[0, 8, :, 0]
+    assert row[0] == pytest.approx(-1) and row[-1] == pytest.approx(1)
+    assert np.all(np.diff(row) >= 0) and np.sum(np.abs(row) < 0.9) <= 4
 
 
 def test_policy_is_differentiable_and_random_per_call():

@@ -50,7 +50,16 @@ def test_image_to_sound_generator_resize_convolutions_keep_the_shapes():
     out = np.asarray(g(_inputs(2, 10)))
     assert out.shape == (2, 128, 34) and out.std() > 0
     with pytest.raises(ConfigError, match="upsampling"):
-        generators.image_to_sound_generator(upsampling="bilinear")
+        generators.image_to_sound_generator(upsampling="cubic")
+
+
+def test_bilinear_upsampling_builds_both_generators_with_their_shapes():
+    g = generators.sound_to_image_generator(z_dim=10, base_filters=4, upsampling="bilinear")
+    assert g.get_layer("up1_resize").interpolation == "bilinear"
+    assert np.asarray(g(_inputs(2, 10))).shape == (2, 64, 64, 3)
+    g = generators.image_to_sound_generator(z_dim=10, base_filters=4, upsampling="bilinear")
+    assert g.get_layer("up2x1_2_resize").interpolation == "bilinear"
+    assert np.asarray(g(_inputs(2, 10))).shape == (2, 128, 34)
 
 
 def test_generator_depends_on_encoding_and_noise():

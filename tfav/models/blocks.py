@@ -19,8 +19,9 @@ from tfav.errors import ConfigError
 #: How a generator doubles its map: ``deconv``, the paper's 4x4 stride-2 transposed
 #: convolution, or ``resize``, nearest-neighbour upsampling then a 3x3 convolution
 #: (Odena et al. 2016, "Deconvolution and Checkerboard Artifacts"), which avoids
-#: the uneven kernel overlap that leaves pixel-level speckle in early training.
-UPSAMPLING = ("deconv", "resize")
+#: the uneven kernel overlap that leaves pixel-level speckle in early training, or
+#: ``bilinear``, the same with bilinear upsampling (no 2x2 blocks for the conv to undo).
+UPSAMPLING = ("deconv", "resize", "bilinear")
 
 
 def doublings(image_size: int, start: int = 4) -> int:
@@ -79,11 +80,12 @@ def bn_relu(x, name: str, **batch_norm):
 def upsample(x, filters: int, name: str, upsampling: str, use_bias: bool = False,
              activation=None):
     """Double the side: ``<name>_deconv`` (4x4 stride 2) or ``<name>_resize`` + ``<name>_conv``."""
-    if upsampling == "resize":
+    if upsampling in ("resize", "bilinear"):
         # Resizing to a static size (not UpSampling2D, whose dynamic output shape
         # keeps TFLite from converting the next convolution to a builtin op).
         x = layers.Resizing(
-            2 * x.shape[1], 2 * x.shape[2], interpolation="nearest", name=f"{name}_resize"
+            2 * x.shape[1], 2 * x.shape[2], name=f"{name}_resize",
+            interpolation="nearest" if upsampling == "resize" else "bilinear",
         )(x)
         return layers.Conv2D(
             filters, 3, padding="same", use_bias=use_bias, activation=activation,

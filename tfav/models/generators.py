@@ -86,9 +86,10 @@ def _deconv_2x1(x, filters, name, upsampling="deconv"):
     paper: 32x32 -> 64x33 -> 128x34. ``upsampling="resize"`` gives the same
     shape by nearest-neighbour resizing and a 3x3 convolution.
     """
-    if upsampling == "resize":
+    if upsampling in ("resize", "bilinear"):
         x = layers.Resizing(
-            2 * x.shape[1], x.shape[2] + 1, interpolation="nearest", name=f"{name}_resize"
+            2 * x.shape[1], x.shape[2] + 1, name=f"{name}_resize",
+            interpolation="nearest" if upsampling == "resize" else "bilinear",
         )(x)
         return layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
     x = layers.Conv2DTranspose(

@@ -17,6 +17,7 @@ paper's reference implementation.
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -66,7 +67,24 @@ def cutout(x, seed, ratio=0.5):
     return x * ops.cast(~inside, x.dtype)[..., None]
 
 
-TRANSFORMS = {"color": color, "translation": translation, "cutout": cutout}
+def _gaussian_kernel(sigma, channels):
+    radius = max(1, int(3 * sigma + 0.5))
+    t = np.arange(-radius, radius + 1, dtype=np.float32)
+    k = np.exp(-0.5 * (t / sigma) ** 2)
+    k /= k.sum()
+    return np.tile(np.outer(k, k)[:, :, None, None], (1, 1, channels, 1)), radius
+
+
+def blur(x, seed, sigma=1.0):
+    """A Gaussian blur of ``sigma`` pixels (reflect-padded): the discriminator no
+    longer sees, so the generator is no longer pushed by, pixel-level detail
+    (Karras et al. 2021, StyleGAN3 sec. 4, blur the discriminator's images)."""
+    kernel, radius = _gaussian_kernel(sigma, x.shape[-1])
+    padded = tf.pad(x, [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="REFLECT")
+    return tf.nn.depthwise_conv2d(padded, tf.constant(kernel, x.dtype), [1, 1, 1, 1], "VALID")
+
+
+TRANSFORMS = {"color": color, "translation": translation, "cutout": cutout, "blur": blur}
 
 
 def parse_policy(policy: str | None) -> tuple[str, ...]:

@@ -34,7 +34,7 @@ class GANHyper:
     # The papers' "deconv" leaves pixel speckle for thousands of steps.
     upsampling: str = hyper_field(
         "resize", "GAN generators: resize-convolution (default) or the papers' transposed "
-        "convolution", choices=("resize", "deconv"))
+        "convolution", choices=("resize", "deconv", "bilinear"))
     generator_average: float = hyper_field(
         0.999, "GANs: sample from a moving average of G's weights (default 0.999; 0 = off)",
         low=0.0, high=0.9999)
