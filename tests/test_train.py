@@ -6,6 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
+from tfav import tasks
 from tfav.callbacks import NanGuard
 from tfav.errors import ConfigError, TfavError
 from tfav.objectives.gan_cls import ChenHyper
@@ -422,6 +423,15 @@ def test_five_kill_9s_at_random_moments_lose_and_repeat_no_epoch(tiny_pairs, tmp
     assert [h["epoch"] for h in state["history"]] == list(range(1, epochs + 1))
     model = load_trained(run, "sound_encoder", compile=True)
     assert int(model.optimizer.iterations) == epochs  # --steps-per-epoch 1
+
+
+def test_resume_accepts_a_value_equal_to_the_task_default_it_ran_with():
+    from tfav.training import hyper_for
+
+    task = tasks.get_task("s2i_pose")  # its g_steps default is 2
+    assert hyper_for(task, {"g_steps": task.g_steps}, stored={"g_steps": None}).g_steps == 2
+    with pytest.raises(ConfigError, match="trained with g_steps=2, not 1"):
+        hyper_for(task, {"g_steps": 1}, stored={"g_steps": None})
 
 
 def test_a_resumed_run_keeps_its_identity(tiny_pairs, tmp_path, cache, capsys):

@@ -106,9 +106,12 @@ def hyper_for(task, hyper=None, stored: dict | None = None, objective=None):
     fields = {f.name for f in dataclasses.fields(objective.hyper)}
     # Older runs stored every task's fields; keep this objective's.
     values = {k: v for k, v in stored.items() if k in fields}
+    defaults = {f.name: objectives.registry.default_of(f, task)
+                for f in dataclasses.fields(objective.hyper)}
     for key, value in given.items():
-        if key in values and values[key] != value:
-            raise ConfigError(f"--resume: the run was trained with {key}={values[key]!r}, "
+        before = defaults[key] if key in values and values[key] is None else values.get(key)
+        if key in values and before != value:
+            raise ConfigError(f"--resume: the run was trained with {key}={before!r}, "
                               f"not {value!r} (start a new run to change it)")
     return objective.make_hyper({**values, **given})
 
