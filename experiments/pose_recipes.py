@@ -5,7 +5,7 @@
 (``tfav.objectives.paired_gan``); ``g_steps_2`` takes two generator steps per
 discriminator step for 20 epochs (less time than the 40 of one step; the task's
 default since); ``paired_rw100`` is that with the paired reconstruction at
-pix2pix's L1 weight of 100. Same data
+pix2pix's L1 weight of 100, ``paired_rw30`` at 30. Same data
 and seeds; each run is measured by ``tfav.evaluate`` at its ``best.keras`` and at
 its last epoch, with the measures nothing trains on (judge FID/KID, spectrum gap,
 TV ratio, noise spread) beside the verifier and the pose error next to the
@@ -36,6 +36,7 @@ RECIPES = {
     "paired_gan": ("paired_gan", {"g_steps": 1}, None),
     "g_steps_2": ("gan_cls", {"g_steps": 2}, 20),
     "paired_rw100": ("paired_gan", {"g_steps": 2, "reconstruction_weight": 100.0}, 20),
+    "paired_rw30": ("paired_gan", {"g_steps": 2, "reconstruction_weight": 30.0}, 20),
 }
 
 KEYS = ("acc_val", "pose_error", "pose_error_sound_regressor", "pose_error_hand",
@@ -81,9 +82,10 @@ def main():
     for seed in args.seeds:  # interleaved: both recipes of one seed, then the next seed
         for recipe in args.recipes:
             objective, hyper, epochs = RECIPES[recipe]
+            out = Path(args.out) / f"{recipe}-s{seed}"
             run = train("s2i_pose", instrument="violin", seed=seed, epochs=epochs,
-                        recipe=objective, hyper=hyper, out=Path(args.out) / f"{recipe}-s{seed}",
-                        resume=True, verbose=2)
+                        recipe=objective, hyper=hyper, out=out,
+                        resume=(out / "state.json").exists(), verbose=2)
             summary = json.loads((run / "summary.json").read_text())
             minutes = summary["seconds"] / 60
             epochs = runs.read_state(run)["epoch"]
