@@ -76,7 +76,8 @@ def markdown(result):
     lines = ["# Recipe screen: s2i_pose (violin)", "",
              f"Seed 0, epoch {result['epochs']} of batch 32, per-epoch probe on 256 validation "
              "sounds (real frames: spectrum gap 0.1-1 dB between halves, TV ratio 1, noise "
-             "spread >= 0.5 wanted).", "",
+             "spread >= 0.5 wanted). The rows above `default_g2` were measured when one G "
+             "step per D step was the task's default (`default` is that one-step run).", "",
              "| variant | what | precision | " + " | ".join(KEYS) + " |",
              "|---|---|---|" + "---|" * len(KEYS)]
     for row in result["rows"]:

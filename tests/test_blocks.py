@@ -31,9 +31,9 @@ def test_doublings_from_another_start():
 def test_check_upsampling():
     for ok in blocks.UPSAMPLING:
         blocks.check_upsampling(ok)
-    assert blocks.UPSAMPLING == ("deconv", "resize")
-    with pytest.raises(ConfigError, match=r"upsampling must be one of .* got 'bilinear'"):
-        blocks.check_upsampling("bilinear")
+    assert blocks.UPSAMPLING == ("deconv", "resize", "bilinear")
+    with pytest.raises(ConfigError, match=r"upsampling must be one of .* got 'cubic'"):
+        blocks.check_upsampling("cubic")
 
 
 def test_width_schedule():
@@ -78,7 +78,7 @@ def test_decoder_draws_a_tanh_image(upsampling, layer):
     out = np.asarray(m(np.ones((2, 5), "float32")))
     assert out.shape == (2, 16, 16, 3) and np.all(np.abs(out) <= 1)
     with pytest.raises(ConfigError, match="upsampling"):
-        blocks.decoder(v, 2, 16, "bilinear")
+        blocks.decoder(v, 2, 16, "cubic")
 
 
 def test_concat_head_scores_each_sample():

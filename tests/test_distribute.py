@@ -103,7 +103,8 @@ result = {}
 for name in ("default", "mirrored"):
     run = train("s2i_instrument", data=data, epochs=3, steps_per_epoch=1, batch_size=4,
                 out=f"{out}/{name}", hyper=ChenHyper(base_filters=4, z_dim=8), verbose=0,
-                encoders={"sound_encoder": encoder}, evaluate=False, strategy=name)
+                encoders={"sound_encoder": encoder}, evaluate=False, strategy=name,
+                precision="float32")  # auto is bfloat16 on AMX: rounding, not replicas
     config = json.loads((run / "config.json").read_text())
     state = json.loads((run / "state.json").read_text())
     result[name] = {"replicas": config.get("replicas", 1), "history": state["history"]}

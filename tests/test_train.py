@@ -499,7 +499,12 @@ def test_mixed_bfloat16_trains_resumes_in_it_and_saves_float32(tiny_pairs, tmp_p
     image = generator([enc, z], training=False)
     assert image.dtype == "float32"
     bf16 = np.asarray(resumed.sampling_generator([enc, z], training=False), np.float32)
-    np.testing.assert_allclose(np.asarray(image), bf16, atol=0.1)  # bfloat16 round-off only
+    # bfloat16 round-off only: the same picture (on AMX, whose bfloat16 kernels round
+    # otherwise, this untrained generator's outputs, about 0.07 in size, differ by about
+    # 0.02 with a correlation of 0.96; another generator's would be uncorrelated)
+    difference = np.abs(np.asarray(image) - bf16)
+    assert difference.max() < 0.3, difference.max()
+    assert np.corrcoef(np.asarray(image).ravel(), bf16.ravel())[0, 1] > 0.9
 
 
 def test_precision_auto_is_float32_without_bfloat16_hardware(monkeypatch):

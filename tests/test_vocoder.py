@@ -88,6 +88,22 @@ def test_vocoder_learns_a_clip():
     assert after["log_mel_db"] < 6.0, after
 
 
+def test_vocoder_trains_in_mixed_bfloat16_with_a_float32_signal_path():
+    """``--precision auto`` picks bfloat16 on AMX CPUs, where the vocoder is trained lazily."""
+    from tfav.precision import policy
+
+    keras.utils.set_random_seed(0)
+    with policy("mixed_bfloat16"):
+        model = vocoder_objective.build(registry.BuildContext(
+            tasks.get_task("vocoder"), 1, vocoder_objective.VocoderHyper(channels=8, blocks=1)))
+    assert model.get_layer("block1_expand").compute_dtype == "bfloat16"
+    for name in ("spectrum", "mel_magnitude", "inverse_stft"):
+        assert model.get_layer(name).compute_dtype == "float32", name
+    lms, target = tasks.vocoder_pair(_notes(2))
+    history = model.fit(tf.data.Dataset.from_tensors((lms, target)).repeat(2), verbose=0).history
+    assert np.isfinite(history["loss"][-1])
+
+
 def test_vocoder_task_trains_and_resumes(tiny_pairs, tmp_path):
     kwargs = dict(data=tiny_pairs, batch_size=4, steps_per_epoch=2,
                   hyper={"channels": 8, "blocks": 1}, verbose=0)

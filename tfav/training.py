@@ -109,8 +109,12 @@ def hyper_for(task, hyper=None, stored: dict | None = None, objective=None):
     defaults = {f.name: objectives.registry.default_of(f, task)
                 for f in dataclasses.fields(objective.hyper)}
     for key, value in given.items():
-        before = defaults[key] if key in values and values[key] is None else values.get(key)
-        if key in values and before != value:
+        if key not in values or values[key] == value:
+            continue
+        if values[key] is None and value == defaults[key]:
+            continue  # the task's default, which the run took
+        if key in values:
+            before = defaults[key] if values[key] is None else values[key]
             raise ConfigError(f"--resume: the run was trained with {key}={before!r}, "
                               f"not {value!r} (start a new run to change it)")
     return objective.make_hyper({**values, **given})

@@ -148,14 +148,16 @@ def vocoder(n_mels: int = 128, frames: int = 44, channels: int = 128, blocks: in
     bins = n_fft // 2 + 1
     # Start from quiet frames of one phase (small weights; log magnitudes near -5, or the
     # prior's).
+    # The spectrum head and the signal processing after it compute in float32 under a
+    # mixed policy (exp of log magnitudes, the mel pseudo-inverse and the inverse STFT).
     spectrum = layers.Dense(
-        2 * bins, name="spectrum",
+        2 * bins, name="spectrum", dtype="float32",
         kernel_initializer=keras.initializers.RandomNormal(stddev=0.02),
         bias_initializer=keras.initializers.Constant(np.concatenate(
             [np.full(bins, 0.0 if magnitude_prior else -5.0), np.zeros(bins)]).astype(np.float32)),
     )(x)
     if magnitude_prior:
-        prior = MelMagnitude(n_fft, name="mel_magnitude")(lms)
-        spectrum = layers.Add(name="corrected_spectrum")([spectrum, prior])
-    wave = SpectrumToWaveform(n_fft, hop_length, name="inverse_stft")(spectrum)
+        prior = MelMagnitude(n_fft, name="mel_magnitude", dtype="float32")(lms)
+        spectrum = layers.Add(name="corrected_spectrum", dtype="float32")([spectrum, prior])
+    wave = SpectrumToWaveform(n_fft, hop_length, name="inverse_stft", dtype="float32")(spectrum)
     return keras.Model(lms, wave, name=name)
