@@ -27,7 +27,6 @@ from pathlib import Path
 from results_io import RESULTS, machine, write_results
 
 from tfav import runs
-from tfav.precision import bfloat16_hardware
 from tfav.training import evaluate_run, train
 
 #: name -> (objective, hyperparameters, epochs or None for the task's 40)
@@ -76,7 +75,6 @@ def main():
     p.add_argument("--n", type=int, default=256, help="validation sounds measured")
     p.add_argument("--out", default="runs/pose_recipes")
     args = p.parse_args()
-    amx = "AMX" if bfloat16_hardware() == "AMX" else "no AMX"
     previous = RESULTS / "pose_recipes.json"
     rows = json.loads(previous.read_text())["rows"] if previous.exists() else []
     for seed in args.seeds:  # interleaved: both recipes of one seed, then the next seed
@@ -98,7 +96,7 @@ def main():
                 rows.append({"recipe": recipe, "seed": seed, "checkpoint": checkpoint,
                              "minutes": minutes, "epochs": epochs,
                              "precision": summary.get("precision", "float32"),
-                             "machine": f"{machine()}, {amx}",
+                             "machine": machine(),
                              "date_utc": time.strftime("%Y-%m-%d", time.gmtime()),
                              **{k: m.get(k) for k in KEYS}})
             write_results("pose_recipes", {"n": args.n, "rows": rows},

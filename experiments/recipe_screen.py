@@ -24,7 +24,6 @@ from pathlib import Path
 
 from results_io import RESULTS, machine, write_results
 
-from tfav.precision import bfloat16_hardware
 from tfav.training import train
 
 #: name -> (objective, hyperparameters, what it tests)
@@ -114,9 +113,8 @@ def main():
             shutil.copy(grid, RESULTS / f"recipe_screen_{name}.png")
         summary = json.loads((run / "summary.json").read_text())
         rows = [r for r in rows if r["variant"] != name]
-        amx = "AMX" if bfloat16_hardware() == "AMX" else "no AMX"
         rows.append({"variant": name, "what": what, "precision": summary.get("precision"),
-                     "machine": f"{machine()}, {amx}",
+                     "machine": machine(),
                      "date_utc": time.strftime("%Y-%m-%d", time.gmtime()),
                      **{k: row.get(k) for k in KEYS}})
     write_results("recipe_screen", {"epochs": args.epochs, "rows": rows}, markdown)

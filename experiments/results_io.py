@@ -11,7 +11,10 @@ RESULTS = Path(__file__).parent / "results"
 
 
 def machine() -> str:
-    return f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}"
+    from tfav.precision import bfloat16_hardware
+
+    amx = "AMX" if bfloat16_hardware() == "AMX" else "no AMX"
+    return f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, {amx}"
 
 
 def write_results(name: str, result: dict, markdown) -> None:

@@ -24,11 +24,9 @@ spread over the dataset's) as 16-bit WAVs, original, vocoder and Griffin-Lim, in
 """
 
 import argparse
-import io
 import time
 
 import numpy as np
-import soundfile
 import tensorflow as tf
 from results_io import RESULTS, write_results
 
@@ -143,9 +141,7 @@ def main():
         cells = []
         for name, w in (("original", target), ("vocoder", vocoded), ("griffin_lim", griffin_lim)):
             clip = w[i] / max(float(np.abs(w[i]).max()), 1e-6) * 0.9  # one peak level for all
-            buffer = io.BytesIO()
-            soundfile.write(buffer, clip, audio.SAMPLE_RATE, subtype="PCM_16", format="WAV")
-            atomic_write_bytes(gallery / f"{stem}_{name}.wav", buffer.getvalue())
+            atomic_write_bytes(gallery / f"{stem}_{name}.wav", audio.wav_bytes(clip))
             cells.append(f"[{name}](sound_gallery/{stem}_{name}.wav)")
         wav_rows.append(f"| {index.categories[labels[i]]} | " + " | ".join(cells) + " |")
     lines = ["# Vocoder resynthesis (validation clips of the embedded dataset)", "",

@@ -20,15 +20,13 @@ every quarter second from the frame at its centre, vocoded and overlap-added.
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
 from tfav import audio, performance, tasks, training
-from tfav.audio import SAMPLE_RATE
+from tfav.audio import wav_bytes
 from tfav.cli import number_in, one_line_errors
 from tfav.data.decode import read_image
 from tfav.errors import AudioError, ConfigError
@@ -191,9 +189,7 @@ def main(argv=None):
         cells = [[spectrogram_rgb(x) for x in lms]]
         save_png(out / "log_mel.png", image_grid(cells, cell_height=128))
         for i, w in enumerate(waves):
-            buf = io.BytesIO()
-            sf.write(buf, w, SAMPLE_RATE, subtype="PCM_16", format="WAV")
-            atomic_write_bytes(out / f"sound_{i}.wav", buf.getvalue())
+            atomic_write_bytes(out / f"sound_{i}.wav", wav_bytes(w))
     print(f"[tfav] wrote {out}")
     return 0
 

@@ -61,7 +61,6 @@ one-line errors naming the file.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import secrets
@@ -70,7 +69,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 from tqdm import tqdm
 
 from tfav import audio, performance, tasks, training
@@ -211,10 +209,7 @@ def wav_bytes(wave) -> bytes:
     peak = float(np.max(np.abs(wave), initial=0.0))
     wave = PEAK * wave / peak if peak > 1e-9 else wave
     gap = np.zeros(int(GAP_SECONDS * SAMPLE_RATE), np.float32)
-    buf = io.BytesIO()
-    sf.write(buf, np.concatenate([wave, gap, wave]), SAMPLE_RATE, subtype="PCM_16",
-             format="WAV")
-    return buf.getvalue()
+    return audio.wav_bytes(np.concatenate([wave, gap, wave]))
 
 
 def _new_id(taken: set) -> str:

@@ -111,10 +111,8 @@ def hyper_for(task, hyper=None, stored: dict | None = None, objective=None):
     for key, value in given.items():
         if key not in values or values[key] == value:
             continue
-        if values[key] is None and value == defaults[key]:
-            continue  # the task's default, which the run took
-        if key in values:
-            before = defaults[key] if values[key] is None else values[key]
+        before = defaults[key] if values[key] is None else values[key]  # None: the task's
+        if before != value:
             raise ConfigError(f"--resume: the run was trained with {key}={before!r}, "
                               f"not {value!r} (start a new run to change it)")
     return objective.make_hyper({**values, **given})

@@ -49,6 +49,7 @@ from tfav.audio.io import (
     loudness_dbfs,
     resample,
     resampled_length,
+    wav_bytes,
 )
 
 __all__ = [
@@ -57,6 +58,6 @@ __all__ = [
     "griffin_lim", "griffin_lim_from_log_mel", "inverse_stft", "is_silent", "kaldi_mel_banks",
     "load_audio",
     "log_mel_spectrogram", "loudness_dbfs", "mel_filterbank", "mel_spectrogram", "mfcc",
-    "normalize_log_mel", "power_to_db", "resample", "resampled_length", "spectrogram",
+    "normalize_log_mel", "power_to_db", "resample", "resampled_length", "spectrogram", "wav_bytes",
     "stft_magnitude",
 ]  # fmt: skip

@@ -7,6 +7,7 @@ Loading turns any WAV/FLAC/OGG file into the project's audio convention:
 
 from __future__ import annotations
 
+import io
 import math
 import os
 
@@ -140,6 +141,14 @@ def centred_chunks(x, centres, chunk_samples=CHUNK_SAMPLES):
         if lo < hi:
             row[lo - start : hi - start] = x[lo:hi]
     return out
+
+
+def wav_bytes(x, sample_rate=SAMPLE_RATE) -> bytes:
+    """A waveform as the bytes of a 16-bit PCM WAV file (mono ``[L]`` or ``[L, channels]``),
+    to write atomically (``tfav.files.atomic_write_bytes``)."""
+    buf = io.BytesIO()
+    soundfile.write(buf, np.asarray(x), sample_rate, subtype="PCM_16", format="WAV")
+    return buf.getvalue()
 
 
 def loudness_dbfs(x):

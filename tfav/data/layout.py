@@ -278,8 +278,9 @@ def write_pair(
             written as 16-bit PCM WAV like Sub-URMP.
         image_format: ``"jpg"`` (quality 95, as distributed) or ``"png"`` (lossless).
     """
-    import soundfile as sf
     from PIL import Image
+
+    from tfav.audio.io import wav_bytes
 
     if split not in SPLITS:
         raise DataError(f"split must be one of {SPLITS}, got '{split}'")
@@ -292,10 +293,8 @@ def write_pair(
         pil.save(buf, format="JPEG", quality=95)
     ipath = image_path(root, split, category, stem, ext)
     atomic_write_bytes(ipath, buf.getvalue())
-    buf = io.BytesIO()
-    sf.write(buf, np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
     apath = audio_path(root, split, category, stem)
-    atomic_write_bytes(apath, buf.getvalue())
+    atomic_write_bytes(apath, wav_bytes(np.clip(audio, -1.0, 1.0), sample_rate))
     return Pair(split, category, stem, str(ipath), str(apath))
 
 

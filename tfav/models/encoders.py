@@ -362,6 +362,7 @@ def latent_encoder(z_dim: int, image_size: int = 64, base_filters: int = 32,
     image = keras.Input((image_size, image_size, 3), name="image")
     x = down_stack(image, base_filters, batch_norm=False, use_bias=True)
     x = layers.Flatten(name="flatten")(x)
-    mu = layers.Dense(z_dim, name="mu")(x)
-    logvar = layers.Dense(z_dim, name="logvar")(x)
+    # float32 heads under a mixed policy: the codes meet float32 noise and losses
+    mu = layers.Dense(z_dim, name="mu", dtype="float32")(x)
+    logvar = layers.Dense(z_dim, name="logvar", dtype="float32")(x)
     return keras.Model(image, [mu, logvar], name=name)

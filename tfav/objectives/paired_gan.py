@@ -71,14 +71,13 @@ class PairedGAN(ConditionalGAN):
             logit, classes = self._d(drawn, encoding, training=True)
             class_loss = self._class_loss(classes, batch)
             adversarial = gan_cls_generator_loss(logit) + class_loss  # eq. (3)
-            # float32 codes and losses under mixed precision (the encoder computes in bfloat16)
-            mu, logvar = (ops.cast(t, "float32") for t in self.image_encoder(target, training=True))
+            mu, logvar = self.image_encoder(target, training=True)  # float32 heads
             z_e = mu + ops.exp(0.5 * logvar) * self.noise(n)
             rebuilt = self.generator([encoding, z_e], training=True)
             reconstruction = ops.mean(ops.abs(ops.cast(rebuilt, "float32") - target))
             kl = ops.mean(ops.sum(ops.exp(logvar) + mu**2 - 1.0 - logvar, axis=-1)) * 0.5
             recovered, _ = self.image_encoder(drawn, training=True)
-            latent = ops.mean(ops.abs(ops.cast(recovered, "float32") - z))
+            latent = ops.mean(ops.abs(recovered - z))
             loss = (adversarial + self.reconstruction_weight * reconstruction
                     + self.kl_weight * kl + self.latent_weight * latent)
             return loss, class_loss, reconstruction, kl, latent
