@@ -5,7 +5,9 @@
 (``tfav.objectives.paired_gan``); ``g_steps_2`` takes two generator steps per
 discriminator step for 20 epochs (less time than the 40 of one step; the task's
 default since); ``paired_rw100`` is that with the paired reconstruction at
-pix2pix's L1 weight of 100, ``paired_rw30`` at 30. Same data
+pix2pix's L1 weight of 100, ``paired_rw30`` at 30; ``paired_fm10`` adds pix2pixHD's
+feature matching in D (weight 10) to BicycleGAN's L1 weight of 10, ``paired_rw30_fm10``
+to an L1 weight of 30. Same data
 and seeds; each run is measured by ``tfav.evaluate`` at its ``best.keras`` and at
 its last epoch, with the measures nothing trains on (judge FID/KID, spectrum gap,
 TV ratio, noise spread) beside the verifier and the pose error next to the
@@ -36,6 +38,9 @@ RECIPES = {
     "g_steps_2": ("gan_cls", {"g_steps": 2}, 20),
     "paired_rw100": ("paired_gan", {"g_steps": 2, "reconstruction_weight": 100.0}, 20),
     "paired_rw30": ("paired_gan", {"g_steps": 2, "reconstruction_weight": 30.0}, 20),
+    "paired_fm10": ("paired_gan", {"g_steps": 2, "feature_matching_weight": 10.0}, 20),
+    "paired_rw30_fm10": ("paired_gan", {"g_steps": 2, "reconstruction_weight": 30.0,
+                                        "feature_matching_weight": 10.0}, 20),
 }
 
 KEYS = ("acc_val", "pose_error", "pose_error_sound_regressor", "pose_error_hand",

@@ -120,14 +120,16 @@ def test_every_gan_objective_round_trips(task_name):
     run_serialization_test(model, {"condition": condition, "z": z})
 
 
-def test_paired_gan_round_trips_and_learns_to_reconstruct():
+@pytest.mark.parametrize("feature_matching", [0.0, 10.0])
+def test_paired_gan_round_trips_and_learns_to_reconstruct(feature_matching):
     import tensorflow as tf
 
     from tfav.models import encoders
 
     task = tasks.get_task("s2i_pose")
     objective = objectives.get("paired_gan")
-    hyper = objective.make_hyper({"base_filters": 4, "z_dim": 4, "generator_average": 0.0})
+    hyper = objective.make_hyper({"base_filters": 4, "z_dim": 4, "generator_average": 0.0,
+                                  "feature_matching_weight": feature_matching})
     encoder = encoders.encoder_from_classifier(encoders.sound_classifier(3, base_filters=4))
     model = objective.build(registry.BuildContext(task, 3, hyper, encoder, 64, 0))
     rng = np.random.default_rng(0)
@@ -138,10 +140,15 @@ def test_paired_gan_round_trips_and_learns_to_reconstruct():
     history = model.fit(ds, epochs=2, verbose=0).history
     assert {"reconstruction", "kl", "latent", "d_loss"} <= set(history)
     assert history["reconstruction"][-1] < history["reconstruction"][0]
+    if feature_matching:  # D's four strided blocks of a 64 px image, matched
+        assert len(model.discriminator_features.outputs) == 4
+        assert history["feature_matching"][-1] > 0
     z = rng.standard_normal((2, 4)).astype("float32")
     loaded = run_serialization_test(model, {"condition": batch["condition"][:2], "z": z})
     assert loaded.reconstruction_weight == 10.0
+    assert loaded.feature_matching_weight == feature_matching
     assert len(loaded.g_variables()) == len(model.g_variables())
+    assert len(loaded.weights) == len(model.weights)
 
 
 @pytest.mark.parametrize("task_name,recipe", [

@@ -12,7 +12,12 @@ GAN-CLS generator loss of Chen et al. eq. (3):
   ``KL(N(mu, sigma) || N(0, I))``, so that codes look like the prior noise;
 - cLR: ``|mu_E(G(phi(a), z)) - z|_1`` weighted by ``latent_weight`` (0.5): the noise
   of a random draw must be recoverable from its image, so different ``z`` give
-  different images.
+  different images;
+- with ``feature_matching_weight``, the discriminator feature matching of
+  pix2pixHD (Wang et al. 2018, eq. 4): ``sum_i 1/N_i |D_i(I, a) - D_i(G(phi(a), z_e), a)|_1``
+  over the outputs ``D_i`` of D's strided blocks (``down<i>_lrelu``), so that the
+  reconstruction is asked to match the frame in D's features rather than only pixel
+  by pixel, which blurs what the code leaves uncertain.
 
 The discriminator step is eq. (4) unchanged (real, wrong and random-``z`` fake
 pairs). Samples use ``z ~ N(0, I)`` as before. Not in Chen et al.
@@ -21,6 +26,7 @@ pairs). Samples use ``z ~ N(0, I)`` as before. Not in Chen et al.
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import keras
 from keras import ops
@@ -39,21 +45,40 @@ class PairedGAN(ConditionalGAN):
     Args:
         image_encoder: ``image -> [mu, logvar]`` of width ``z_dim``
             (``tfav.models.encoders.latent_encoder``), trained with G.
-        reconstruction_weight, kl_weight, latent_weight: weights of the three terms.
+        reconstruction_weight, kl_weight, latent_weight, feature_matching_weight:
+            weights of the four terms.
         Others: as :class:`ConditionalGAN`.
     """
 
     SUB_MODELS = (*ConditionalGAN.SUB_MODELS, "image_encoder")
-    CONFIG = (*ConditionalGAN.CONFIG, "reconstruction_weight", "kl_weight", "latent_weight")
+    CONFIG = (*ConditionalGAN.CONFIG, "reconstruction_weight", "kl_weight", "latent_weight",
+              "feature_matching_weight")
 
     def __init__(self, generator, discriminator, condition_encoder, image_encoder,
-                 reconstruction_weight=10.0, kl_weight=0.01, latent_weight=0.5, **kwargs):
+                 reconstruction_weight=10.0, kl_weight=0.01, latent_weight=0.5,
+                 feature_matching_weight=0.0, **kwargs):
         super().__init__(generator, discriminator, condition_encoder, **kwargs)
         self.image_encoder = image_encoder
         self.reconstruction_weight = float(reconstruction_weight)
         self.kl_weight = float(kl_weight)
         self.latent_weight = float(latent_weight)
-        self.make_trackers([*self.trackers, "reconstruction", "kl", "latent"])
+        self.feature_matching_weight = float(feature_matching_weight)
+        self.discriminator_features = None
+        if self.feature_matching_weight:  # shares D's weights; not saved on its own
+            blocks = [layer.output for layer in discriminator.layers
+                      if re.fullmatch(r"down\d+_lrelu", layer.name)]
+            self.discriminator_features = keras.Model(discriminator.inputs, blocks)
+        self.make_trackers([*self.trackers, "reconstruction", "kl", "latent"]
+                           + (["feature_matching"] if self.feature_matching_weight else []))
+
+    def feature_matching(self, target, rebuilt, encoding):
+        """pix2pixHD's eq. 4: the mean L1 distance between D's block outputs for the
+        real frame and for its reconstruction, summed over the blocks."""
+        real = self.discriminator_features([target, encoding], training=True)
+        fake = self.discriminator_features([rebuilt, encoding], training=True)
+        return sum(ops.mean(ops.abs(ops.cast(f, "float32")
+                                    - ops.stop_gradient(ops.cast(r, "float32"))))
+                   for r, f in zip(real, fake, strict=True))
 
     def g_variables(self):
         return self.generator.trainable_variables + self.image_encoder.trainable_variables
@@ -80,15 +105,20 @@ class PairedGAN(ConditionalGAN):
             latent = ops.mean(ops.abs(recovered - z))
             loss = (adversarial + self.reconstruction_weight * reconstruction
                     + self.kl_weight * kl + self.latent_weight * latent)
-            return loss, class_loss, reconstruction, kl, latent
+            matched = 0.0
+            if self.feature_matching_weight:
+                matched = self.feature_matching(target, rebuilt, encoding)
+                loss += self.feature_matching_weight * matched
+            return loss, class_loss, reconstruction, kl, latent, matched
 
         for _ in range(self.g_steps):
-            g_loss, class_loss, reconstruction, kl, latent = self.minimize(
+            g_loss, class_loss, reconstruction, kl, latent, matched = self.minimize(
                 g_loss_fn, self.g_optimizer, self.g_variables())
         self.update_averaged_generator()
         return self.track({
             **self._track_values(d_loss, g_loss, real, wrong, fake_logits, class_loss),
-            "reconstruction": reconstruction, "kl": kl, "latent": latent})
+            "reconstruction": reconstruction, "kl": kl, "latent": latent,
+            "feature_matching": matched})
 
 
 @dataclasses.dataclass
@@ -102,6 +132,9 @@ class PairedHyper(ChenHyper):
                                    "noise to N(0, I) (default 0.01)", low=0.0)
     latent_weight: float = hyper_field(0.5, "paired recipe: weight of recovering z from "
                                        "its image (default 0.5)", low=0.0)
+    feature_matching_weight: float = hyper_field(
+        0.0, "paired recipe: weight of pix2pixHD's feature matching of the reconstruction "
+        "to the frame in D's block outputs (default 0: off)", low=0.0)
 
 
 def build(ctx: registry.BuildContext) -> PairedGAN:
@@ -113,7 +146,8 @@ def build(ctx: registry.BuildContext) -> PairedGAN:
     model = PairedGAN(
         base.generator, base.discriminator, base.condition_encoder, encoder,
         reconstruction_weight=hyper.reconstruction_weight, kl_weight=hyper.kl_weight,
-        latent_weight=hyper.latent_weight, z_dim=base.z_dim,
+        latent_weight=hyper.latent_weight,
+        feature_matching_weight=hyper.feature_matching_weight, z_dim=base.z_dim,
         use_wrong_pairs=base.use_wrong_pairs, g_steps=base.g_steps, seed=base.seed,
         generator_average=base.generator_average, augment=base.augment,
     )
