@@ -306,3 +306,32 @@ def test_i2s_has_an_auxiliary_classifier_by_default_and_s2i_does_not():
     assert outputs("i2s", {}) == 2 and outputs("i2s", {"aux_classifier": False}) == 1
     assert outputs("s2i_instrument", {}) == 1 and outputs("s2i_instrument",
                                                           {"aux_classifier": True}) == 2
+
+
+def test_joint_d_batch_scores_real_wrong_and_fake_in_one_batch_norm_batch(tmp_path):
+    encoder = encoders.encoder_from_classifier(
+        encoders.sound_classifier(3, base_filters=2, hidden_units=8))
+    g = generators.sound_to_image_generator(z_dim=Z, base_filters=4)
+    d = discriminators.sound_to_image_discriminator(base_filters=4)
+    joint = ConditionalGAN(g, d, encoder, z_dim=Z, seed=0, joint_d_batch=True,
+                           mode_seeking_weight=1.0)
+    apart = ConditionalGAN(g, d, encoder, z_dim=Z, seed=0)
+    data = _s2i_data(n=4)
+    enc = tf.random.normal((4, 128), seed=1)
+    fake = tf.tanh(tf.random.normal((4, 64, 64, 3), seed=2))
+    samples = [data["target"], data["wrong_target"], fake]
+    whole = d([tf.concat(samples, 0), tf.concat([enc] * 3, 0)], training=True)
+    real, wrong, fake_logit, _ = joint._scores(data, enc, fake, training=True)
+    np.testing.assert_allclose(tf.concat([real, wrong, fake_logit], 0), whole, atol=1e-5)
+    _, _, alone, _ = apart._scores(data, enc, fake, training=True)
+    assert float(tf.reduce_max(tf.abs(alone - fake_logit))) > 1e-3  # batch norm differs
+    g_logit, _ = joint._d_fake(fake, enc, data, enc)
+    beside_real = d([tf.concat([data["target"], fake], 0), tf.concat([enc] * 2, 0)],
+                    training=True)
+    np.testing.assert_allclose(g_logit, beside_real[4:], atol=1e-5)
+    joint.compile(d_optimizer=_adam(), g_optimizer=_adam())
+    ds = tf.data.Dataset.from_tensor_slices(data).batch(4)
+    history = joint.fit(ds, epochs=1, verbose=0).history
+    assert all(np.isfinite(v).all() for v in history.values())
+    joint.save(tmp_path / "joint.keras")
+    assert keras.models.load_model(tmp_path / "joint.keras").joint_d_batch

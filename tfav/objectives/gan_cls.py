@@ -72,6 +72,12 @@ class ConditionalGAN(TwoOptimizerGAN):
         r1_weight: Weight ``gamma`` of the R1 gradient penalty on real pairs
             (Mescheder et al. 2018; ``gamma / 2 * E||grad_x D(x, c)||^2``; 0: off,
             the paper's setting).
+        joint_d_batch: Score real, wrong and fake samples in one call of D (and, in
+            G's step, the fakes beside the real batch), so that D's batch norm
+            normalises them together; separately (the default, DCGAN's practice),
+            each batch is normalised by its own statistics and a shift that all
+            fakes share (washed-out colour, low contrast) is invisible to D's
+            normalised layers.
 
     Example:
         >>> gan = ConditionalGAN(g, d, sound_encoder, seed=0)
@@ -83,7 +89,7 @@ class ConditionalGAN(TwoOptimizerGAN):
 
     SUB_MODELS = ("generator", "discriminator", "condition_encoder")
     CONFIG = ("z_dim", "use_wrong_pairs", "seed", "g_steps", "generator_average", "augment",
-              "mode_seeking_weight", "r1_weight")
+              "mode_seeking_weight", "r1_weight", "joint_d_batch")
 
     def __init__(
         self,
@@ -98,6 +104,7 @@ class ConditionalGAN(TwoOptimizerGAN):
         augment: str = "",
         mode_seeking_weight: float = 0.0,
         r1_weight: float = 0.0,
+        joint_d_batch: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -111,6 +118,7 @@ class ConditionalGAN(TwoOptimizerGAN):
         self.g_steps = int(g_steps)
         self.mode_seeking_weight = float(mode_seeking_weight)
         self.r1_weight = float(r1_weight)
+        self.joint_d_batch = bool(joint_d_batch)
         self._init_averaged_generator(generator_average)
         self.augment = ",".join(parse_policy(augment))
         if self.augment and len(generator.outputs[0].shape) != 4:
@@ -140,17 +148,38 @@ class ConditionalGAN(TwoOptimizerGAN):
     def _scores(self, batch, encoding, fake, training):
         """D's logits for real, wrong (or ``None``) and fake pairs, and its
         class losses on the real and the fake samples (0 without a classifier)."""
-        target = ops.convert_to_tensor(batch["target"], dtype=encoding.dtype)
-        real, real_classes = self._d(target, encoding, training)
-        wrong = None
+        samples = [ops.convert_to_tensor(batch["target"], dtype=encoding.dtype)]
         if self.use_wrong_pairs:
             require(batch, "wrong_target", why="wrong pairs need (sample them, or set "
                     "use_wrong_pairs=False)")
-            wrong_target = ops.convert_to_tensor(batch["wrong_target"], dtype=encoding.dtype)
-            wrong, _ = self._d(wrong_target, encoding, training)
-        fake, fake_classes = self._d(fake, encoding, training)
+            samples.append(ops.convert_to_tensor(batch["wrong_target"], dtype=encoding.dtype))
+        samples.append(fake)
+        if self.joint_d_batch:  # one batch for D's batch norm, split back
+            logits, classes = self._d(ops.concatenate(samples, axis=0),
+                                      ops.concatenate([encoding] * len(samples), axis=0),
+                                      training)
+            logits = ops.split(logits, len(samples), axis=0)
+            classes = (ops.split(classes, len(samples), axis=0) if classes is not None
+                       else [None] * len(samples))
+            scores = list(zip(logits, classes, strict=True))
+        else:
+            scores = [self._d(s, encoding, training) for s in samples]
+        (real, real_classes), (fake, fake_classes) = scores[0], scores[-1]
+        wrong = scores[1][0] if self.use_wrong_pairs else None
         class_losses = self._class_loss(real_classes, batch), self._class_loss(fake_classes, batch)
         return real, wrong, fake, class_losses
+
+    def _d_fake(self, fake, condition, batch, encoding):
+        """D's ``(logit, class logits)`` for G's step on ``fake`` samples of
+        ``condition``; with ``joint_d_batch`` scored in one batch with the real pairs
+        ``(batch["target"], encoding)``, as in the discriminator step."""
+        if not self.joint_d_batch:
+            return self._d(fake, condition, training=True)
+        target = ops.convert_to_tensor(batch["target"], dtype=encoding.dtype)
+        n = ops.shape(target)[0]
+        logit, classes = self._d(ops.concatenate([target, fake], axis=0),
+                                 ops.concatenate([encoding, condition], axis=0), training=True)
+        return logit[n:], None if classes is None else classes[n:]
 
     @staticmethod
     def _track_values(d_loss, g_loss, real, wrong, fake, class_loss=0.0):
@@ -200,7 +229,7 @@ class ConditionalGAN(TwoOptimizerGAN):
             condition = ops.concatenate([encoding] * copies, axis=0) if copies > 1 else encoding
             z = self.noise(copies * batch_size)
             fake = self.generator([condition, z], training=True)
-            logit, classes = self._d(fake, condition, training=True)
+            logit, classes = self._d_fake(fake, condition, batch, encoding)
             labels = batch if copies == 1 or "label" not in batch else {
                 "label": ops.concatenate([batch["label"]] * copies, axis=0)}
             fake_class_loss = self._class_loss(classes, labels)
@@ -271,6 +300,10 @@ class ChenHyper(GANHyper):
     r1_weight: float = hyper_field(
         0.0, "Chen GANs: weight gamma of the R1 gradient penalty on real pairs (Mescheder et "
         "al. 2018; default 0: off)", tune=("choice", [0.0, 0.1, 1.0, 10.0]), low=0.0)
+    joint_d_batch: bool = hyper_field(
+        False, "Chen GANs: D scores real, wrong and fake pairs in one batch, so that its "
+        "batch norm normalises them together (default off: separate batches, DCGAN's "
+        "practice)", tune=("boolean",))
     aux_classifier: bool | None = hyper_field(
         None, "Chen GANs with several categories: D also classifies the instrument and G is "
         "trained to be classified as the condition's (Odena et al. 2017; default: the task's, "
@@ -352,6 +385,7 @@ def build(ctx: registry.BuildContext) -> ConditionalGAN:
         generator_average=hyper.generator_average,
         augment=hyper.augment if task.direction == "s2i" else "",
         mode_seeking_weight=hyper.mode_seeking_weight, r1_weight=hyper.r1_weight,
+        joint_d_batch=hyper.joint_d_batch,
     )
     d_optimizer, g_optimizer = adam_pair(hyper, lr)
     model.compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer)

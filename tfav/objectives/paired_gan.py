@@ -93,7 +93,7 @@ class PairedGAN(ConditionalGAN):
         def g_loss_fn():
             z = self.noise(n)
             drawn = self.generator([encoding, z], training=True)
-            logit, classes = self._d(drawn, encoding, training=True)
+            logit, classes = self._d_fake(drawn, encoding, batch, encoding)
             class_loss = self._class_loss(classes, batch)
             adversarial = gan_cls_generator_loss(logit) + class_loss  # eq. (3)
             mu, logvar = self.image_encoder(target, training=True)  # float32 heads
@@ -150,6 +150,7 @@ def build(ctx: registry.BuildContext) -> PairedGAN:
         feature_matching_weight=hyper.feature_matching_weight, z_dim=base.z_dim,
         use_wrong_pairs=base.use_wrong_pairs, g_steps=base.g_steps, seed=base.seed,
         generator_average=base.generator_average, augment=base.augment,
+        joint_d_batch=base.joint_d_batch,
     )
     model.compile(d_optimizer=base.d_optimizer, g_optimizer=base.g_optimizer)
     return model
