@@ -7,7 +7,11 @@ discriminator step for 20 epochs (less time than the 40 of one step; the task's
 default since); ``paired_rw100`` is that with the paired reconstruction at
 pix2pix's L1 weight of 100, ``paired_rw30`` at 30; ``paired_fm10`` adds pix2pixHD's
 feature matching in D (weight 10) to BicycleGAN's L1 weight of 10, ``paired_rw30_fm10``
-to an L1 weight of 30. Same data
+to an L1 weight of 30; ``joint_d`` is ``g_steps_2`` with real, mismatched and generated
+images scored in one discriminator batch (``joint_d_batch``: batch norm then sees a shift
+all fakes share), ``paired_fm10_joint`` is ``paired_fm10`` so; ``mbstd`` is
+``g_steps_2`` with a minibatch standard-deviation channel in D (Karras et al. 2018,
+groups of 4), ``joint_d_mbstd`` both. Same data
 and seeds; each run is measured by ``tfav.evaluate`` at its ``best.keras`` and at
 its last epoch, with the measures nothing trains on (judge FID/KID, spectrum gap,
 TV ratio, noise spread) beside the verifier and the pose error next to the
@@ -41,12 +45,18 @@ RECIPES = {
     "paired_fm10": ("paired_gan", {"g_steps": 2, "feature_matching_weight": 10.0}, 20),
     "paired_rw30_fm10": ("paired_gan", {"g_steps": 2, "reconstruction_weight": 30.0,
                                         "feature_matching_weight": 10.0}, 20),
+    "joint_d": ("gan_cls", {"g_steps": 2, "joint_d_batch": True}, 20),
+    "paired_fm10_joint": ("paired_gan", {"g_steps": 2, "feature_matching_weight": 10.0,
+                                         "joint_d_batch": True}, 20),
+    "mbstd": ("gan_cls", {"g_steps": 2, "minibatch_std": 4}, 20),
+    "joint_d_mbstd": ("gan_cls", {"g_steps": 2, "joint_d_batch": True, "minibatch_std": 4}, 20),
 }
 
 KEYS = ("acc_val", "pose_error", "pose_error_sound_regressor", "pose_error_hand",
         "pose_error_hand_sound_regressor", "pose_error_dynamics",
         "pose_error_dynamics_sound_regressor", "spectrum_gap_db", "real_halves_spectrum_gap_db",
-        "tv_ratio", "noise_spread", "noise_spread_judge", "judge_fid", "judge_fid_real",
+        "tv_ratio", "contrast_ratio", "colourfulness_ratio", "noise_spread",
+        "noise_spread_judge", "judge_fid", "judge_fid_real",
         "judge_kid")
 
 

@@ -63,3 +63,32 @@ def test_spectral_norm_discriminator_keras_round_trip(tmp_path):
     d.save(path)
     loaded = keras.models.load_model(path)
     np.testing.assert_allclose(loaded([x, _encoding(2)]), d([x, _encoding(2)]), atol=1e-6)
+
+
+def test_minibatch_std_channel_by_hand_groups_consecutive_samples_and_round_trips(tmp_path):
+    from tfav.models.blocks import MinibatchStd
+
+    layer = MinibatchStd(group_size=2)
+    x = np.zeros((4, 2, 2, 1), "float32")
+    x[1] = 2.0  # group (0, 1): every feature differs by 2 -> std 1; group (2, 3): identical
+    out = np.asarray(layer(x))
+    assert out.shape == (4, 2, 2, 2)
+    np.testing.assert_allclose(out[..., :1], x)
+    np.testing.assert_allclose(out[:2, ..., 1], 1.0, atol=1e-4)
+    np.testing.assert_allclose(out[2:, ..., 1], 0.0, atol=1e-3)
+    # A batch that is not a multiple of the group is one group.
+    odd = np.asarray(layer(x[:3]))[..., 1]
+    np.testing.assert_allclose(odd, np.std(x[:3, 0, 0, 0]), atol=1e-4)
+    d = discriminators.sound_to_image_discriminator(base_filters=4, minibatch_std=4)
+    assert tuple(d.get_layer("minibatch_std").output.shape[1:]) == (4, 4, 33)
+    images = np.random.default_rng(0).uniform(-1, 1, (8, 64, 64, 3)).astype("float32")
+    collapsed = np.repeat(images[:1], 8, axis=0)
+    # The channel reads how much the batch differs: zero for a collapsed batch.
+    probe = keras.Model(d.inputs, d.get_layer("minibatch_std").output)
+    assert float(np.asarray(probe([collapsed, _encoding(8)]))[..., -1].max()) < 1e-3
+    assert float(np.asarray(probe([images, _encoding(8)]))[..., -1].min()) > 1e-3
+    path = tmp_path / "d.keras"
+    d.save(path)
+    again = keras.models.load_model(path)
+    np.testing.assert_allclose(np.asarray(again([images, _encoding(8)])),
+                               np.asarray(d([images, _encoding(8)])), rtol=1e-5, atol=1e-5)

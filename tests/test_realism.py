@@ -53,6 +53,22 @@ def test_kid_is_near_zero_for_one_distribution_and_positive_for_two():
     assert realism.kernel_inception_distance(a, b + 1.0) > 0.5
 
 
+def test_contrast_and_colourfulness_by_hand_and_washing_out_lowers_both():
+    grey = np.zeros((1, 2, 2, 3))
+    grey[0, 0, :, :] = 0.5
+    grey[0, 1, :, :] = -0.5  # half the pixels at +0.5, half at -0.5: std 0.5, no colour
+    assert realism.contrast(grey) == pytest.approx(0.5)
+    assert realism.colourfulness(grey) == pytest.approx(0.0)
+    red = np.full((1, 2, 2, 3), -1.0)
+    red[..., 0] = 1.0  # pure red: rg = 255, yb = 127.5 everywhere, no spread
+    assert realism.colourfulness(red) == pytest.approx(0.3 * np.hypot(255.0, 127.5))
+    real = smooth(seed=3)
+    assert realism.contrast_ratio(real, real) == pytest.approx(1.0)
+    washed = 0.5 * real  # half the contrast, the look of a low-contrast generator
+    assert realism.contrast_ratio(washed, real) == pytest.approx(0.5)
+    assert realism.colourfulness_ratio(washed, real) < 0.6
+
+
 def test_bad_shapes_say_what_is_wrong():
     with pytest.raises(ValueError, match="expected \\[N, H, W, 3\\]"):
         realism.total_variation(np.zeros((2, 4, 4)))

@@ -195,17 +195,21 @@ class Probe:
         val = self.data["validation"]
         out = realism.spectrum_gap_db(generated, val["image"])
         out["tv_ratio"] = realism.total_variation_ratio(generated, val["image"])
+        out["contrast_ratio"] = realism.contrast_ratio(generated, val["image"])
+        out["colourfulness_ratio"] = realism.colourfulness_ratio(generated, val["image"])
         out["noise_spread"] = realism.noise_spread(draws, val["image"], val["label"],
                                                    val["label"][: len(draws)])
         return out
 
     def real_realism_reference(self) -> dict[str, float]:
-        """The spectrum gap and TV ratio between the two halves of the real validation
-        frames: what a perfect generator would score at this sample size."""
+        """The spectrum gap, TV, contrast and colourfulness ratios between the two halves
+        of the real validation frames: what a perfect generator would score at this sample size."""
         images = self.data["validation"]["image"]
         half = len(images) // 2
         out = realism.spectrum_gap_db(images[:half], images[half:])
         out["tv_ratio"] = realism.total_variation_ratio(images[:half], images[half:])
+        out["contrast_ratio"] = realism.contrast_ratio(images[:half], images[half:])
+        out["colourfulness_ratio"] = realism.colourfulness_ratio(images[:half], images[half:])
         return {f"real_halves_{k}": v for k, v in out.items()}
 
     def run(self, network, inputs, batch=256):

@@ -11,6 +11,10 @@ generated images are also judged by their statistics against real frames:
 - :func:`total_variation_ratio`: mean absolute difference between neighbouring
   pixels of generated images over the same of real images (1 for real-like
   texture; speckle above, flat or blurred frames below).
+- :func:`contrast_ratio` and :func:`colourfulness_ratio`: the mean per-image pixel
+  standard deviation, and the mean colourfulness of Hasler & Suesstrunk 2003, of
+  generated images over those of real ones (1 for real-like contrast and colour; a
+  washed-out grey picture scores well below).
 - :func:`noise_spread`: mean pixel L1 between images of one condition drawn with
   different noise, over the same between real frames of that class (0: the noise
   is ignored; real data asks for about 1 when the sound does not determine player,
@@ -77,6 +81,34 @@ def total_variation(images) -> float:
 def total_variation_ratio(generated, real) -> float:
     """:func:`total_variation` of ``generated`` over that of ``real``."""
     return total_variation(generated) / max(total_variation(real), 1e-12)
+
+
+def contrast(images) -> float:
+    """Mean over images of the standard deviation of their pixel values (all channels)."""
+    x = _images(images, "images")
+    return float(x.reshape(len(x), -1).std(axis=1).mean())
+
+
+def contrast_ratio(generated, real) -> float:
+    """:func:`contrast` of ``generated`` over that of ``real``."""
+    return contrast(generated) / max(contrast(real), 1e-12)
+
+
+def colourfulness(images) -> float:
+    """Mean over images of Hasler & Suesstrunk's (2003) colourfulness, on ``[0, 255]``
+    RGB: ``sqrt(std(rg)^2 + std(yb)^2) + 0.3 sqrt(mean(rg)^2 + mean(yb)^2)`` with
+    ``rg = R - G`` and ``yb = (R + G) / 2 - B`` over the pixels of one image."""
+    x = (_images(images, "images") + 1.0) * 127.5
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    rg, yb = (r - g).reshape(len(x), -1), (0.5 * (r + g) - b).reshape(len(x), -1)
+    value = (np.hypot(rg.std(axis=1), yb.std(axis=1))
+             + 0.3 * np.hypot(rg.mean(axis=1), yb.mean(axis=1)))
+    return float(value.mean())
+
+
+def colourfulness_ratio(generated, real) -> float:
+    """:func:`colourfulness` of ``generated`` over that of ``real``."""
+    return colourfulness(generated) / max(colourfulness(real), 1e-12)
 
 
 def mean_pairwise_l1(images) -> float:

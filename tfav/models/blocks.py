@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 
-from keras import layers
+import keras
+from keras import layers, ops
 
 from tfav.errors import ConfigError
 
@@ -182,3 +183,37 @@ def concat_head(x, condition, compressed_dim: int, filters: int, spectral_norm: 
     x = down_block(x, filters, "joint", spectral_norm, strides=1, kernel=1, bn=batch_norm)
     score = spectral(layers.Conv2D(1, 4, padding="valid", name="score_conv"), spectral_norm)(x)
     return layers.Flatten(name=name)(score)
+
+
+@keras.saving.register_keras_serializable(package="tfav")
+class MinibatchStd(layers.Layer):
+    """Minibatch standard deviation (Karras et al. 2018, "Progressive Growing of GANs",
+    sec. 3): one channel appended to ``[B, H, W, C]``, holding, for each group of
+    ``group_size`` consecutive samples, the standard deviation over the group of every
+    feature at every position, averaged to one number. A critic with it sees how much
+    the samples of a batch differ, so a generator that draws one picture (or one grey
+    room) for every condition is told apart from real frames. Groups are consecutive,
+    so a batch made of whole real and fake parts (``joint_d_batch``) never mixes them
+    when each part is a multiple of ``group_size``; a batch that is not a multiple of
+    it is one group."""
+
+    def __init__(self, group_size: int = 4, **kwargs):
+        super().__init__(**kwargs)
+        self.group_size = int(group_size)
+
+    def call(self, x):
+        n = ops.shape(x)[0]
+        h, w, c = x.shape[1], x.shape[2], x.shape[3]
+        group = ops.where(ops.equal(n % self.group_size, 0), self.group_size, n)
+        y = ops.reshape(ops.cast(x, "float32"), (-1, group, h, w, c))
+        std = ops.sqrt(ops.var(y, axis=1) + 1e-8)  # [B / group, H, W, C]
+        per_group = ops.mean(std, axis=(1, 2, 3))  # [B / group]
+        feature = ops.repeat(per_group, group, axis=0)  # back to one value per sample
+        feature = ops.broadcast_to(ops.reshape(feature, (-1, 1, 1, 1)), (n, h, w, 1))
+        return ops.concatenate([x, ops.cast(feature, x.dtype)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 1)
+
+    def get_config(self):
+        return {**super().get_config(), "group_size": self.group_size}

@@ -16,7 +16,14 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from tfav.models.blocks import concat_head, doublings, down_block, down_stack, spectral
+from tfav.models.blocks import (
+    MinibatchStd,
+    concat_head,
+    doublings,
+    down_block,
+    down_stack,
+    spectral,
+)
 
 
 def _gan_cls_head(x, encoding, compressed_dim, filters, spectral_norm, num_classes=0):
@@ -41,6 +48,7 @@ def sound_to_image_discriminator(
     image_size: int = 64,
     spectral_norm: bool = False,
     num_classes: int = 0,
+    minibatch_std: int = 0,
     name: str = "sound_to_image_discriminator",
 ) -> keras.Model:
     """S2I discriminator ``D_{S->I}(image, phi(A))`` (Chen et al. sec. 3.1).
@@ -57,6 +65,8 @@ def sound_to_image_discriminator(
         spectral_norm: Wrap every conv/dense in spectral normalisation.
         num_classes: With > 0, a second output of class logits ``[B, num_classes]``
             (auxiliary classifier; see ``_gan_cls_head``).
+        minibatch_std: With > 0, the group size of a minibatch standard deviation
+            channel appended to the 4x4 map (``blocks.MinibatchStd``; not in Chen et al.).
         name: Model name.
 
     Returns:
@@ -67,6 +77,8 @@ def sound_to_image_discriminator(
     image = keras.Input((image_size, image_size, 3), name="image")
     encoding = keras.Input((encoding_dim,), name="encoding")
     x = down_stack(image, base_filters, spectral_norm)
+    if minibatch_std:
+        x = MinibatchStd(minibatch_std, name="minibatch_std")(x)
     logit = _gan_cls_head(x, encoding, compressed_dim, 8 * base_filters, spectral_norm,
                           num_classes)
     return keras.Model([image, encoding], logit, name=name)

@@ -304,6 +304,10 @@ class ChenHyper(GANHyper):
         False, "Chen GANs: D scores real, wrong and fake pairs in one batch, so that its "
         "batch norm normalises them together (default off: separate batches, DCGAN's "
         "practice)", tune=("boolean",))
+    minibatch_std: int = hyper_field(
+        0, "Chen S2I GANs: group size of a minibatch standard-deviation channel in D "
+        "(Karras et al. 2018), which lets D see how much a batch's images differ (default "
+        "0: off)", tune=("choice", [0, 4]), low=0)
     aux_classifier: bool | None = hyper_field(
         None, "Chen GANs with several categories: D also classifies the instrument and G is "
         "trained to be classified as the condition's (Odena et al. 2017; default: the task's, "
@@ -370,7 +374,7 @@ def build(ctx: registry.BuildContext) -> ConditionalGAN:
         )
         discriminator = discriminators.sound_to_image_discriminator(
             base_filters=bf, image_size=ctx.image_size, spectral_norm=hyper.spectral_norm,
-            num_classes=classes,
+            num_classes=classes, minibatch_std=hyper.minibatch_std,
         )
     else:
         generator = generators.image_to_sound_generator(
