@@ -300,10 +300,11 @@ class ChenHyper(GANHyper):
     r1_weight: float = hyper_field(
         0.0, "Chen GANs: weight gamma of the R1 gradient penalty on real pairs (Mescheder et "
         "al. 2018; default 0: off)", tune=("choice", [0.0, 0.1, 1.0, 10.0]), low=0.0)
-    joint_d_batch: bool = hyper_field(
-        False, "Chen GANs: D scores real, wrong and fake pairs in one batch, so that its "
-        "batch norm normalises them together (default off: separate batches, DCGAN's "
-        "practice)", tune=("boolean",))
+    joint_d_batch: bool | None = hyper_field(
+        None, "Chen GANs: D scores real, wrong and fake pairs in one batch, so that its "
+        "batch norm normalises them together (default: the task's; on for s2i_pose, off "
+        "otherwise: separate batches, DCGAN's practice)", tune=("boolean",),
+        task_default="joint_d_batch")
     minibatch_std: int = hyper_field(
         0, "Chen S2I GANs: group size of a minibatch standard-deviation channel in D "
         "(Karras et al. 2018), which lets D see how much a batch's images differ (default "
@@ -389,7 +390,7 @@ def build(ctx: registry.BuildContext) -> ConditionalGAN:
         generator_average=hyper.generator_average,
         augment=hyper.augment if task.direction == "s2i" else "",
         mode_seeking_weight=hyper.mode_seeking_weight, r1_weight=hyper.r1_weight,
-        joint_d_batch=hyper.joint_d_batch,
+        joint_d_batch=registry.resolved(hyper, "joint_d_batch", task),
     )
     d_optimizer, g_optimizer = adam_pair(hyper, lr)
     model.compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer)
