@@ -29,6 +29,6 @@ setup(
     ],
     extras_require={
         "video": ["av"],
-        "dev": ["pytest", "ruff", "librosa", "ai-edge-litert", "av", "selenium"],
+        "dev": ["pytest", "pytest-xdist", "ruff", "librosa", "ai-edge-litert", "av", "selenium"],
     },
 )

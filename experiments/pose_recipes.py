@@ -11,7 +11,8 @@ to an L1 weight of 30; ``joint_d`` is ``g_steps_2`` with real, mismatched and ge
 images scored in one discriminator batch (``joint_d_batch``: batch norm then sees a shift
 all fakes share), ``paired_fm10_joint`` is ``paired_fm10`` so; ``mbstd`` is
 ``g_steps_2`` with a minibatch standard-deviation channel in D (Karras et al. 2018,
-groups of 4), ``joint_d_mbstd`` both. Same data
+groups of 4), ``joint_d_mbstd`` both; ``joint_d_ms10`` and ``joint_d_ms25`` add
+mode seeking (Mao et al. 2019) at weights 0.1 and 0.25 to ``joint_d``. Same data
 and seeds; each run is measured by ``tfav.evaluate`` at its ``best.keras`` and at
 its last epoch, with the measures nothing trains on (judge FID/KID, spectrum gap,
 TV ratio, noise spread) beside the verifier and the pose error next to the
@@ -50,6 +51,10 @@ RECIPES = {
                                          "joint_d_batch": True}, 20),
     "mbstd": ("gan_cls", {"g_steps": 2, "minibatch_std": 4}, 20),
     "joint_d_mbstd": ("gan_cls", {"g_steps": 2, "joint_d_batch": True, "minibatch_std": 4}, 20),
+    "joint_d_ms10": ("gan_cls", {"g_steps": 2, "joint_d_batch": True,
+                                 "mode_seeking_weight": 0.1}, 20),
+    "joint_d_ms25": ("gan_cls", {"g_steps": 2, "joint_d_batch": True,
+                                 "mode_seeking_weight": 0.25}, 20),
 }
 
 KEYS = ("acc_val", "pose_error", "pose_error_sound_regressor", "pose_error_hand",
