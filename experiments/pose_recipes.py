@@ -9,7 +9,8 @@ pix2pix's L1 weight of 100, ``paired_rw30`` at 30; ``paired_fm10`` adds pix2pixH
 feature matching in D (weight 10) to BicycleGAN's L1 weight of 10, ``paired_rw30_fm10``
 to an L1 weight of 30; ``joint_d`` is ``g_steps_2`` with real, mismatched and generated
 images scored in one discriminator batch (``joint_d_batch``: batch norm then sees a shift
-all fakes share), ``paired_fm10_joint`` is ``paired_fm10`` so; ``mbstd`` is
+all fakes share), ``paired_joint`` and ``paired_fm10_joint`` are ``paired_gan`` (two G steps,
+20 epochs) and ``paired_fm10`` so; ``mbstd`` is
 ``g_steps_2`` with a minibatch standard-deviation channel in D (Karras et al. 2018,
 groups of 4), ``joint_d_mbstd`` both; ``joint_d_ms10`` and ``joint_d_ms25`` add
 mode seeking (Mao et al. 2019) at weights 0.1 and 0.25 to ``joint_d``. Same data
@@ -47,6 +48,7 @@ RECIPES = {
     "paired_rw30_fm10": ("paired_gan", {"g_steps": 2, "reconstruction_weight": 30.0,
                                         "feature_matching_weight": 10.0}, 20),
     "joint_d": ("gan_cls", {"g_steps": 2, "joint_d_batch": True}, 20),
+    "paired_joint": ("paired_gan", {"g_steps": 2, "joint_d_batch": True}, 20),
     "paired_fm10_joint": ("paired_gan", {"g_steps": 2, "feature_matching_weight": 10.0,
                                          "joint_d_batch": True}, 20),
     "mbstd": ("gan_cls", {"g_steps": 2, "minibatch_std": 4}, 20),
