@@ -22,9 +22,9 @@ retrained).
 
 import argparse
 import json
-import shutil
 from pathlib import Path
 
+from PIL import Image
 from results_io import RESULTS, write_results
 
 from tfav.training import evaluate_run, train
@@ -73,8 +73,9 @@ def main():
                        lowest_class=lowest_class(metrics))
             rows[f"{name}-s{seed}"] = row
             if name != "i2s":
-                grid = RESULTS / f"chen_table5_{name}_s{seed}.png"
-                shutil.copy(run / "samples" / "latest.png", grid)
+                # 256 colours: a third of the bytes, no difference to the eye.
+                grid = Image.open(run / "samples" / "latest.png").convert("RGB").quantize(256)
+                grid.save(RESULTS / f"chen_table5_{name}_s{seed}.png", optimize=True)
             write_results("chen_table5", {"rows": rows, "n": args.n}, markdown)
 
 
