@@ -20,10 +20,10 @@ time, not decoded from the mp4), beside the real frames (``frames.npz``, lossles
   target >= 2x real time at 25 fps;
 - pose error per frame: the cached ``pose_regressor`` (image -> pose) on the generated
   frames against the frame's ground-truth pose, next to the ``pose_from_sound``
-  regressor on the LMS of the same 0.5 s centred on the frame (the chunk the
-  generator heard: what the sound alone tells of the pose); also the sound regressor
-  on the chunk starting at the frame (the alignment of the pairs it learnt from), the
-  pose regressor on the real frames and chance; target <= 1.2x the sound regressor's;
+  regressor on the LMS of the same 0.5 s starting at the frame (the chunk the
+  generator heard, in the alignment of the pairs both learnt from: what the sound
+  alone tells of the pose); also the pose regressor on the real frames and chance;
+  target <= 1.2x the sound regressor's;
 - flicker: mean absolute change of a pixel (0-255) from one frame to the next of the
   generated video over that of the real rendered video; target <= 1.5x;
 - identity stability: the mean distance in the ``judge``'s features between two
@@ -219,7 +219,7 @@ def s2i_part(args, work: Path) -> tuple[dict, list]:
     size = 64  # the real frames' and the evaluators' size
 
     first = truth["videos"][0]
-    warm = performance.frame_centres(0, min(args.batch, first["frames"]), args.fps)
+    warm = performance.frame_times(0, min(args.batch, first["frames"]), args.fps)
     performance.frame_images(model, audio.load_audio(first["wav"], allow_silent=True), warm, z,
                              condition, args.size)  # first calls build and allocate
 
@@ -233,19 +233,17 @@ def s2i_part(args, work: Path) -> tuple[dict, list]:
         n = video["frames"]
         if speed["frames"] != n:
             raise AssertionError(f"{out}: {speed['frames']} frames, the truth has {n}")
-        centres = performance.frame_centres(0, n, args.fps)
+        times = performance.frame_times(0, n, args.fps)
         generated = np.concatenate([
-            performance.frame_images(model, wave, centres[i : i + args.batch], z, condition)
+            performance.frame_images(model, wave, times[i : i + args.batch], z, condition)
             for i in range(0, n, args.batch)])
         real = synth_videos.load_frames(video["npz"])
         gen_px, real_px = _at_size(generated, size), real.astype(np.float32)
         gen_in, real_in = gen_px / 127.5 - 1.0, real_px / 127.5 - 1.0
         pose = np.array([r["pose"] for r in video["labels"]], np.float64)
-        lms = _log_mel(audio.centred_chunks(wave, centres))
-        lms_start = _log_mel(audio.centred_chunks(wave, centres + CHUNK_SAMPLES // 2))
+        lms = _log_mel(audio.chunks_at(wave, times))
         preds = {"generated": _predict(pose_regressor, gen_in),
                  "sound_regressor": _predict(pose_from_sound, lms),
-                 "sound_regressor_chunk_start": _predict(pose_from_sound, lms_start),
                  "real_frames": _predict(pose_regressor, real_in)}
         for key, value in {**preds, "truth": pose}.items():
             pooled.setdefault(key, []).append(value)
@@ -417,9 +415,8 @@ def markdown(result) -> str:
                   "hand / bow / dynamics):", "", "| read by | overall | hand | bow | dynamics |",
                   "|---|---|---|---|---|"]
         names = {"generated": "pose regressor, generated frames",
-                 "sound_regressor": "pose_from_sound, the centred 0.5 s (the generator's input)",
-                 "sound_regressor_chunk_start": "pose_from_sound, the 0.5 s from the frame "
-                                                "(its training alignment)",
+                 "sound_regressor": "pose_from_sound, the 0.5 s from the frame (the "
+                                    "generator's input)",
                  "real_frames": "pose regressor, real frames", "chance": "chance"}
         for key, name in names.items():
             e = pe[key]

@@ -79,14 +79,14 @@ def read_video(path):
     return frames, facts, seconds
 
 
-def test_centred_chunks_pad_with_zeros_at_both_ends():
+def test_chunks_at_pad_with_zeros_at_both_ends():
     x = np.arange(1, 11, dtype=np.float32)
-    got = audio.centred_chunks(x, [0, 5, 10, -3], chunk_samples=4)
+    got = audio.chunks_at(x, [-2, 3, 8, -5], chunk_samples=4)
     np.testing.assert_array_equal(got, [[0, 0, 1, 2], [4, 5, 6, 7], [9, 10, 0, 0], [0, 0, 0, 0]])
-    # Centred on each chunk's middle, they are chunk_audio's chunks.
+    # Starting where chunk_audio cuts, they are chunk_audio's chunks.
     wave = tiny_tone(220.0, 0.3, 3 * audio.CHUNK_SAMPLES - 100)
-    middles = np.arange(3) * audio.CHUNK_SAMPLES + audio.CHUNK_SAMPLES // 2
-    np.testing.assert_array_equal(audio.centred_chunks(wave, middles), audio.chunk_audio(wave))
+    starts = np.arange(3) * audio.CHUNK_SAMPLES
+    np.testing.assert_array_equal(audio.chunks_at(wave, starts), audio.chunk_audio(wave))
 
 
 def test_frames_follow_the_sound_with_one_noise(run, piece, work, capsys):
@@ -104,9 +104,9 @@ def test_frames_follow_the_sound_with_one_noise(run, piece, work, capsys):
     assert abs(len(frames) - round(2.3 * 10)) <= 1 and frames.shape[1:] == (128, 128, 3)
     assert abs(seconds - 2.3) < 0.1
     frames = frames.astype(np.float32)
-    # Frame i hears [i / 10 - 0.25, i / 10 + 0.25) s: frames 0-7 only silence, frames
-    # 13-20 only the tone (from 21 on, the zeros after the end of the file come in).
-    silence, tone = frames[:8], frames[13:21]
+    # Frame i hears [i / 10, i / 10 + 0.5) s: frames 0-5 only silence, frames 10-18
+    # only the tone (from 19 on, the zeros after the end of the file come in).
+    silence, tone = frames[:6], frames[10:19]
     steady = max(np.abs(np.diff(tone, axis=0)).mean(axis=(1, 2, 3)).max(),
                  np.abs(np.diff(silence, axis=0)).mean(axis=(1, 2, 3)).max())
     change = np.abs(tone.mean(0) - silence.mean(0)).mean()
@@ -114,19 +114,19 @@ def test_frames_follow_the_sound_with_one_noise(run, piece, work, capsys):
 
 
 def test_a_frame_is_generate_s_first_image_at_that_time(run, piece):
-    """The library path: the frame at t is what ``generate --audio --offset t-0.25`` gives
+    """The library path: the frame at t is what ``generate --audio --offset t`` gives
     with the same seed (same window, same noise), before upscaling and encoding."""
     model = load_trained(run, "s2i_instrument")
     wave = audio.load_audio(piece)
     z = performance.noise(model.z_dim, seed=3)
     fps = 4
-    centres = performance.frame_centres(5, 2, fps)  # frames at 1.25 s and 1.5 s
-    frames = performance.frame_images(model, wave, centres, z)
+    times = performance.frame_times(5, 2, fps)  # frames at 1.25 s and 1.5 s
+    frames = performance.frame_images(model, wave, times, z)
     assert frames.shape == (2, 64, 64, 3) and frames.dtype == np.uint8
     for frame, t in zip(frames, (1.25, 1.5), strict=True):
-        want = to_uint8_image(sound_to_images(model, piece, n=2, seed=3, offset=t - 0.25)[0])
+        want = to_uint8_image(sound_to_images(model, piece, n=2, seed=3, offset=t)[0])
         assert np.abs(frame.astype(int) - want).max() <= 1
-    big = performance.frame_images(model, wave, centres, z, size=256)
+    big = performance.frame_images(model, wave, times, z, size=256)
     np.testing.assert_array_equal(big[:, ::4, ::4], frames)  # nearest: each pixel 4x4
     assert performance.frame_count(int(2.3 * SR), 25) == 58
     assert performance.frame_count(1, 25) == 1

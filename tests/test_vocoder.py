@@ -222,15 +222,15 @@ def test_overlap_add_rebuilds_a_signal_cut_into_half_overlapping_chunks():
     assert np.abs(np.diff(steps)).max() < 1e-3
 
 
-def test_chunk_frames_takes_the_frame_at_each_chunk_centre(tmp_path):
+def test_chunk_frames_takes_the_frame_at_each_chunk_start(tmp_path):
     from tfav.performance import chunk_frames
 
     frames, seconds = chunk_frames(_write_video(tmp_path / "v.mp4"), image_size=16)
     assert seconds == pytest.approx(1.3, abs=0.01)
     # Chunks start every 0.25 s; five of them cover 6 x 0.25 = 1.5 s >= 1.3 s (four: 1.25 s).
     assert len(frames) == 5
-    # Chunk k's centre is 0.25 + 0.25 k s: frame 5 + 5 k at 20 fps, of level 10 + 10 k.
-    np.testing.assert_allclose(frames.reshape(5, -1).mean(axis=1), [10, 20, 30, 40, 50], atol=3)
+    # Chunk k starts at 0.25 k s: frame 5 k at 20 fps, of level 10 k.
+    np.testing.assert_allclose(frames.reshape(5, -1).mean(axis=1), [0, 10, 20, 30, 40], atol=3)
 
 
 def test_video_to_soundtrack_writes_the_whole_video_length(tmp_path, capsys):

@@ -11,10 +11,10 @@ loses detail, Chen sec. 5.4, so expect a rough timbre).
 
 ``--video out.mp4`` (S2I runs, with ``--audio``) writes the whole sound file as a
 video instead: one frame per ``1/--fps`` s, each generated from the half second
-centred on its time, all with the noise of ``--seed``, upscaled to ``--size``
-pixels and muxed with the sound (:mod:`tfav.performance`). I2S runs take
+starting at its time (as ``--offset`` does), all with the noise of ``--seed``,
+upscaled to ``--size`` pixels and muxed with the sound (:mod:`tfav.performance`). I2S runs take
 ``--video in.mp4 --audio-out out.wav`` instead: the video's soundtrack, a chunk
-every quarter second from the frame at its centre, vocoded and overlap-added.
+every quarter second from the frame at its start, vocoded and overlap-added.
 """
 
 from __future__ import annotations

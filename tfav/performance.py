@@ -2,8 +2,9 @@
 (:func:`audio_to_video`), and a silent video -> its soundtrack (:func:`video_to_soundtrack`).
 
 Frame ``i`` of the video is shown at ``i / fps`` s and is generated from the
-0.5 s of sound centred on that time (:func:`tfav.audio.centred_chunks`: zeros
-beyond both ends of the file), through the task's condition
+0.5 s of sound that starts then (:func:`tfav.audio.chunks_at`: zeros beyond the
+end of the file), as every training pair's image is the first frame of its chunk;
+through the task's condition
 (:func:`tfav.tasks.sound_condition`) and the model's own ``generate``. Every
 frame uses the same noise vector (one player, one room); it is the first row of
 the noise ``python -m tfav.generate --audio`` draws with the same ``--seed``.
@@ -17,7 +18,8 @@ written to a temporary file in the target's folder and renamed over it at the
 end (:func:`tfav.files.atomic_path`): a failure leaves nothing behind.
 
 The soundtrack of a video (an I2S model and the vocoder): every quarter second a
-half-second chunk is generated from the video frame at its centre, with one noise
+half-second chunk is generated from the video frame at its start (a pair's image
+is its chunk's first frame), with one noise
 for the whole video (one instrument), turned into sound by the vocoder, weighted by
 a Hann window of the chunk's length and overlap-added; the windows of chunks half a
 chunk apart sum to one, so there is no border where one chunk ends and another
@@ -61,21 +63,21 @@ def frame_count(samples: int, fps: int, sample_rate: int = SAMPLE_RATE) -> int:
     return max(1, -(-int(samples) * int(fps) // int(sample_rate)))
 
 
-def frame_centres(first: int, count: int, fps: int, sample_rate: int = SAMPLE_RATE):
+def frame_times(first: int, count: int, fps: int, sample_rate: int = SAMPLE_RATE):
     """The sample each of frames ``first .. first + count - 1`` is shown at
     (``round(i * sample_rate / fps)``, in integers)."""
     i = np.arange(first, first + count, dtype=np.int64)
     return (2 * i * sample_rate + fps) // (2 * fps)
 
 
-def frame_images(model, wave, centres, z, condition="lms", size=None) -> np.ndarray:
+def frame_images(model, wave, times, z, condition="lms", size=None) -> np.ndarray:
     """uint8 RGB frames ``[n, size, size, 3]`` generated from the 0.5 s of ``wave``
-    centred on each of ``centres``, all with the noise ``z`` ``[1, z_dim]``.
+    starting at each of ``times`` (samples), all with the noise ``z`` ``[1, z_dim]``.
 
     ``size=None`` keeps the generator's size; otherwise frames are upscaled
     (or downscaled) by nearest-neighbour sampling.
     """
-    chunks = audio.centred_chunks(wave, centres)
+    chunks = audio.chunks_at(wave, times)
     cond = tasks.sound_condition(chunks, condition)
     images = to_uint8_image(model.generate(cond, z=np.repeat(z, len(chunks), axis=0)))
     if size is not None and images.shape[1:3] != (size, size):  # uint8 first: less to move
@@ -147,7 +149,7 @@ def audio_to_video(model, audio_path, out_path, fps=25, seed=0, size=256, batch=
                 for first in range(0, n_frames, batch):
                     count = min(batch, n_frames - first)
                     t0 = time.perf_counter()
-                    images = frame_images(model, wave, frame_centres(first, count, fps), z,
+                    images = frame_images(model, wave, frame_times(first, count, fps), z,
                                           condition, size)
                     t1 = time.perf_counter()
                     for k, image in enumerate(images):
@@ -193,21 +195,20 @@ SOUNDTRACK_HOP = audio.CHUNK_SAMPLES // 2
 
 def chunk_frames(video_path, image_size: int = 64, hop: int = SOUNDTRACK_HOP):
     """``(frames [K, S, S, 3] uint8, seconds)``: for chunk ``k`` (starting at ``k * hop``
-    samples) the first video frame at or after its centre, square-cropped and resized
+    samples) the first video frame at or after its start, square-cropped and resized
     to ``image_size``; and the video's duration. ``K`` chunks cover the duration.
 
     Raises:
         DataError: the video cannot be read or has no frames.
     """
     import_av("reading videos")
-    centre = audio.CHUNK_SAMPLES / 2 / SAMPLE_RATE
     step = hop / SAMPLE_RATE
     wanted, frames, last, duration = 0, [], None, 0.0
     try:
         for t, length, frame in decoded_frames(video_path):
             duration = max(duration, t + length)
             image = None
-            while t + 1e-6 >= wanted * step + centre:
+            while t + 1e-6 >= wanted * step:
                 if image is None:
                     image = square_image(frame.to_ndarray(format="rgb24"), image_size)
                 frames.append(image)
@@ -217,7 +218,7 @@ def chunk_frames(video_path, image_size: int = 64, hop: int = SOUNDTRACK_HOP):
         raise DataError(f"{video_path}: cannot read the video ({e})") from e
     if last is None:
         raise DataError(f"{video_path}: no video frames")
-    # Chunks whose centre falls after the last frame but which start inside the video.
+    # Chunks that start inside the video after its last frame's time take that frame.
     needed = max(1, int(np.ceil(duration * SAMPLE_RATE / hop)) - 1)
     tail = square_image(last.to_ndarray(format="rgb24"), image_size)
     frames += [tail] * max(0, needed - len(frames))

@@ -42,8 +42,8 @@ from tfav.audio.io import (
     CHUNK_SAMPLES,
     SAMPLE_RATE,
     SILENCE_DBFS,
-    centred_chunks,
     chunk_audio,
+    chunks_at,
     is_silent,
     load_audio,
     loudness_dbfs,
@@ -54,7 +54,7 @@ from tfav.audio.io import (
 
 __all__ = [
     "CHUNK_SAMPLES", "GRIFFIN_LIM_ITERATIONS", "SAMPLE_RATE", "SILENCE_DBFS",
-    "LogMelSpectrogram", "centred_chunks", "chunk_audio", "cqt", "denormalize_log_mel", "fbank",
+    "LogMelSpectrogram", "chunk_audio", "chunks_at", "cqt", "denormalize_log_mel", "fbank",
     "griffin_lim", "griffin_lim_from_log_mel", "inverse_stft", "is_silent", "kaldi_mel_banks",
     "load_audio",
     "log_mel_spectrogram", "loudness_dbfs", "mel_filterbank", "mel_spectrogram", "mfcc",

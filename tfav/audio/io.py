@@ -118,23 +118,24 @@ def chunk_audio(x, chunk_samples=CHUNK_SAMPLES):
     return out
 
 
-def centred_chunks(x, centres, chunk_samples=CHUNK_SAMPLES):
-    """The chunks of a waveform centred on given samples, zero beyond both ends.
+def chunks_at(x, starts, chunk_samples=CHUNK_SAMPLES):
+    """The chunks of a waveform starting at given samples, zero beyond both ends.
 
-    The window of centre ``c`` is samples ``[c - chunk_samples // 2, c -
-    chunk_samples // 2 + chunk_samples)``; the parts of it outside the
-    waveform are zeros, as :func:`chunk_audio` pads its last chunk.
+    The chunk of start ``s`` is samples ``[s, s + chunk_samples)``; the parts of it
+    outside the waveform are zeros, as :func:`chunk_audio` pads its last chunk. A
+    pair's image is the first frame of its chunk, so the chunk at a frame's time is
+    what a model trained on pairs heard for that frame.
 
     Args:
         x: waveform ``[samples]``.
-        centres: integer sample indices ``[n]`` (any, inside the waveform or not).
+        starts: integer sample indices ``[n]`` (any, inside the waveform or not).
         chunk_samples: chunk length (0.5 s at 44.1 kHz by default).
 
     Returns:
         ``np.float32`` array ``[n, chunk_samples]``.
     """
     x = np.asarray(x, dtype=np.float32).reshape(-1)
-    starts = np.asarray(centres, dtype=np.int64).reshape(-1) - chunk_samples // 2
+    starts = np.asarray(starts, dtype=np.int64).reshape(-1)
     out = np.zeros((starts.shape[0], chunk_samples), dtype=np.float32)
     for row, start in zip(out, starts, strict=True):
         lo, hi = max(start, 0), min(start + chunk_samples, x.shape[0])

@@ -16,7 +16,7 @@ Frame ``i`` is shown at ``i / fps`` s and is :func:`~.performer.draw_performer` 
 ``ground_truth(i / fps)`` (:meth:`~.score.Performance.ground_truth`): ``T`` frames
 cover the sound (``tfav.performance.frame_count``: ``seconds * fps`` for whole
 numbers), so frame ``i`` is the one ``python -m tfav.generate RUN --audio X.wav
---video Y.mp4`` generates from the 0.5 s of sound centred on the same instant.
+--video Y.mp4`` generates from the 0.5 s of sound starting at the same instant.
 
 Layout of ``OUT``::
 
