@@ -49,9 +49,11 @@ judge takes a few minutes), or given with ``--pose-regressor`` etc.
     python experiments/performance_video.py --run runs/main_baseline [--videos 4]
         [--seconds 6] [--fps 25] [--i2s-run RUN [--vocoder neural|griffin-lim]]
 
-Writes ``experiments/results/performance_video.{json,md}`` and the contact sheet
+Writes ``experiments/results/performance_video.{json,md}``, the contact sheet
 ``performance_video.png`` (two videos: real frames every 0.5 s above the generated
-frames at the same times).
+frames at the same times) and ``performance_video.gif`` (the first video's first
+``GIF_SECONDS`` at half the frame rate: the rendered frame left, the generated one
+right, at the model's 64 px).
 """
 
 import argparse
@@ -72,6 +74,7 @@ from tfav.audio import CHUNK_SAMPLES, SAMPLE_RATE, SILENCE_DBFS
 from tfav.data.pipeline import open_index
 from tfav.data.synth import videos as synth_videos
 from tfav.errors import ConfigError
+from tfav.files import atomic_write_bytes
 from tfav.models.encoders import judge_features
 from tfav.visualize import image_grid, save_png
 
@@ -81,6 +84,8 @@ TARGETS = {"realtime_factor": 2.0, "pose_error_ratio": 1.2, "flicker_ratio": 1.5
 CLICK_MS = 1.0
 #: Seconds between the columns of the contact sheet; videos it shows.
 SHEET_STEP, SHEET_VIDEOS = 0.5, 2
+#: Length of the GIF (s); it shows every second frame.
+GIF_SECONDS = 2.0
 
 
 # ----------------------------------------------------------------------------- measures
@@ -223,7 +228,7 @@ def s2i_part(args, work: Path) -> tuple[dict, list]:
     performance.frame_images(model, audio.load_audio(first["wav"], allow_silent=True), warm, z,
                              condition, args.size)  # first calls build and allocate
 
-    rows, pooled, gen_features, real_features, sheet = [], {}, [], [], []
+    rows, pooled, gen_features, real_features, sheet, gif = [], {}, [], [], [], []
     for video in truth["videos"]:
         out = work / "s2i" / f"{video['name']}.mp4"
         speed = performance.audio_to_video(model, video["wav"], out, fps=args.fps,
@@ -267,6 +272,11 @@ def s2i_part(args, work: Path) -> tuple[dict, list]:
         })  # fmt: skip
         rows[-1]["flicker_ratio"] = rows[-1]["flicker_generated"] / max(rows[-1]["flicker_real"],
                                                                         1e-9)
+        if not gif:
+            gap = np.full((size, 2, 3), 255, np.uint8)
+            shown = range(0, min(n, round(GIF_SECONDS * args.fps)), 2)
+            gif += [np.concatenate([real[i].astype(np.uint8), gap, gen_px[i].astype(np.uint8)],
+                                   axis=1) for i in shown]
         if len(sheet) < 2 * SHEET_VIDEOS:
             picks = [round(t * args.fps) for t in np.arange(0, n / args.fps, SHEET_STEP)]
             picks = [i for i in picks if i < n]
@@ -311,7 +321,7 @@ def s2i_part(args, work: Path) -> tuple[dict, list]:
                            "not decoded from the mp4",
         "videos": rows, "pose_error": pose_errors, "summary": summary, "targets": targets,
     }  # fmt: skip
-    return result, sheet
+    return result, sheet, gif
 
 
 # -------------------------------------------------------------------------------- I2S
@@ -485,6 +495,21 @@ def contact_sheet(path, sheet) -> None:
                               col_labels=[f"{k * SHEET_STEP:g}s" for k in range(columns)]))
 
 
+def write_gif(path, frames, fps) -> None:
+    """An endless animated GIF of ``frames`` (uint8 ``[H, W, 3]``) at ``fps``."""
+    import io
+
+    from PIL import Image
+
+    if not frames:
+        return
+    images = [Image.fromarray(f) for f in frames]
+    buf = io.BytesIO()
+    images[0].save(buf, format="GIF", save_all=True, append_images=images[1:],
+                   duration=round(1000 / fps), loop=0)
+    atomic_write_bytes(path, buf.getvalue())
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--run", help="S2I run folder (s2i_pose: one instrument)")
@@ -516,15 +541,16 @@ def main(argv=None):
     try:
         result = {"videos": args.videos, "seconds": args.seconds, "fps": args.fps,
                   "seed": args.seed, "s2i": None, "i2s": None}
-        sheet = []
+        sheet, gif = [], []
         if args.run:
-            result["s2i"], sheet = s2i_part(args, work)
+            result["s2i"], sheet, gif = s2i_part(args, work)
         if args.i2s_run:
             result["i2s"] = i2s_part(args, work)
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
     contact_sheet(RESULTS / "performance_video.png", sheet)
+    write_gif(RESULTS / "performance_video.gif", gif, args.fps / 2)
     write_results("performance_video", result, markdown)
     return result
 

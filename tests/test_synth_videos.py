@@ -264,7 +264,10 @@ def test_experiment_runs_end_to_end_on_tiny_models(experiment, tmp_path, monkeyp
     i = result["i2s"]
     assert [r["chunks"] for r in i["videos"]] == [2, 2] and i["summary"]["border_clicks_real"]
     assert sorted(p.name for p in results.iterdir()) == [
-        "performance_video.json", "performance_video.md", "performance_video.png"]
+        "performance_video.gif", "performance_video.json", "performance_video.md",
+        "performance_video.png"]
+    with Image.open(results / "performance_video.gif") as gif:  # real | generated
+        assert gif.size == (130, 64) and gif.n_frames == 5  # 1 s at 10 fps, every second frame
     text = (results / "performance_video.md").read_text()
     assert "Sound to video" in text and "Video to sound" in text and "pose error" in text
     sheet = np.asarray(Image.open(results / "performance_video.png"))
