@@ -21,12 +21,14 @@ retrained).
 """
 
 import argparse
+import io
 import json
 from pathlib import Path
 
 from PIL import Image
 from results_io import RESULTS, write_results
 
+from tfav.files import atomic_write_bytes
 from tfav.training import evaluate_run, train
 
 PAPER = {"s2i_instrument": (87.37, 75.56), "s2i_noneg": (12.62, 12.32),
@@ -75,7 +77,9 @@ def main():
             if name != "i2s":
                 # 256 colours: a third of the bytes, no difference to the eye.
                 grid = Image.open(run / "samples" / "latest.png").convert("RGB").quantize(256)
-                grid.save(RESULTS / f"chen_table5_{name}_s{seed}.png", optimize=True)
+                buf = io.BytesIO()
+                grid.save(buf, format="PNG", optimize=True)
+                atomic_write_bytes(RESULTS / f"chen_table5_{name}_s{seed}.png", buf.getvalue())
             write_results("chen_table5", {"rows": rows, "n": args.n}, markdown)
 
 
