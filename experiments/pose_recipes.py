@@ -13,7 +13,9 @@ all fakes share), ``paired_joint`` and ``paired_fm10_joint`` are ``paired_gan`` 
 20 epochs) and ``paired_fm10`` so; ``mbstd`` is
 ``g_steps_2`` with a minibatch standard-deviation channel in D (Karras et al. 2018,
 groups of 4), ``joint_d_mbstd`` both; ``joint_d_ms10`` and ``joint_d_ms25`` add
-mode seeking (Mao et al. 2019) at weights 0.1 and 0.25 to ``joint_d``. Same data
+mode seeking (Mao et al. 2019) at weights 0.1 and 0.25 to ``joint_d``; ``take_rw10``,
+``take_rw30``, ``take_rw100`` are ``joint_d`` whose noise chooses a training take, with the
+paired L1 of the take's code at weights 10, 30 and 100 (``tfav.objectives.take_gan``). Same data
 and seeds; each run is measured by ``tfav.evaluate`` at its ``best.keras`` and at
 its last epoch, with the measures nothing trains on (judge FID/KID, spectrum gap,
 TV ratio, noise spread) beside the verifier and the pose error next to the
@@ -57,6 +59,11 @@ RECIPES = {
                                  "mode_seeking_weight": 0.1}, 20),
     "joint_d_ms25": ("gan_cls", {"g_steps": 2, "joint_d_batch": True,
                                  "mode_seeking_weight": 0.25}, 20),
+    "take_rw10": ("take_gan", {"g_steps": 2, "joint_d_batch": True}, 20),
+    "take_rw30": ("take_gan", {"g_steps": 2, "joint_d_batch": True,
+                               "reconstruction_weight": 30.0}, 20),
+    "take_rw100": ("take_gan", {"g_steps": 2, "joint_d_batch": True,
+                                "reconstruction_weight": 100.0}, 20),
 }
 
 KEYS = ("acc_val", "pose_error", "pose_error_sound_regressor", "pose_error_hand",

@@ -252,6 +252,8 @@ def model_inputs(task: Task, augment: bool = False, seed: int = 0):
         else:
             out = {"condition": gan_condition(task, batch)}
         out["label"] = batch["label"]
+        if "take" in batch:
+            out["take"] = batch["take"]
         if task.direction == "s2i":
             out["target"] = batch["image"]
             if task.wrong_pairs:
@@ -278,7 +280,7 @@ def gan_condition(task: Task, batch: dict):
 
 def make_dataset(task: Task, root, split: str, *, categories=None, batch_size=64, seed=0,
                  image_size=64, shuffle=True, drop_remainder=True, wrong_pair_weights=None,
-                 encoder=None):
+                 encoder=None, takes=None):
     """Batches of ``split`` mapped to the task's model inputs.
 
     Args:
@@ -287,6 +289,8 @@ def make_dataset(task: Task, root, split: str, *, categories=None, batch_size=64
             ``encoding`` instead of ``condition`` (the objective's ``encoding_of``), so a
             training step runs only the generator and the discriminator; S2I batches
             then carry no waveform either.
+        takes: recording names: batches carry each pair's ``take`` (its position there;
+            ``pipeline.pair_dataset``).
     """
     precompute = None
     if encoder is not None:
@@ -302,7 +306,7 @@ def make_dataset(task: Task, root, split: str, *, categories=None, batch_size=64
         root, split, categories=categories, image_size=image_size, batch_size=batch_size,
         shuffle=shuffle, seed=seed, wrong_pairs=task.wrong_pairs if task.kind == "gan" else None,
         drop_remainder=drop_remainder, wrong_pair_weights=wrong_pair_weights,
-        precompute=precompute, drop=drop,
+        precompute=precompute, drop=drop, takes=takes,
     )
     mapping = model_inputs(task, augment=split == "train" and shuffle, seed=seed)
     return ds.map(mapping, num_parallel_calls=tf.data.AUTOTUNE).prefetch(

@@ -284,7 +284,7 @@ def train(
             with precision_policy(policy):
                 model = objective.build(objectives.BuildContext(
                     task, len(index.categories), hyper, condition_encoder, task.image_size,
-                    seed))
+                    seed, dataset_options))
             if objective.prepare is not None:  # may fit the encoder (e.g. standardisation)
                 objective.prepare(model, datasets()[0], log=log)
         distribute.prepare(model, strategy)

@@ -214,6 +214,17 @@ def category_list(categories) -> list[str] | None:
     return [categories] if isinstance(categories, str) else list(categories)
 
 
+def recording_of(index: PairIndex, pair: Pair) -> str:
+    """The recording (take) a pair was cut from: its ``labels.jsonl`` ``recording``, else
+    its stem without the last ``_<chunk>`` (``violin01_0003`` -> ``violin01``)."""
+    return index.ground_truth(pair).get("recording") or pair.stem.rsplit("_", 1)[0]
+
+
+def takes(index: PairIndex, split: str = "train", categories=None) -> list[str]:
+    """The sorted recordings of ``split``'s pairs in ``categories``."""
+    return sorted({recording_of(index, p) for p in select_pairs(index, split, categories)})
+
+
 def select_pairs(index: PairIndex, split: str, categories=None) -> list[Pair]:
     """The pairs of ``split`` in ``categories`` (a name, a list or ``None``), by category and stem.
 

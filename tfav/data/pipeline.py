@@ -86,7 +86,7 @@ def _poses(index, pairs):
     return np.asarray([t["pose"] for t in truth], np.float32)
 
 
-def _folder_items(root_or_index, split, categories, image_size):
+def _folder_items(root_or_index, split, categories, image_size, takes=None):
     """(dataset of file names and labels, its decode function, item count)."""
     index = layout.as_index(root_or_index)
     pairs = layout.select_pairs(index, split, categories)
@@ -100,6 +100,10 @@ def _folder_items(root_or_index, split, categories, image_size):
     poses = _poses(index, pairs)
     if poses is not None:
         files["pose"] = poses
+    if takes is not None:  # each pair's recording as its position in ``takes`` (-1: none)
+        position = {name: i for i, name in enumerate(takes)}
+        files["take"] = np.asarray([position.get(layout.recording_of(index, p), -1)
+                                    for p in pairs], np.int32)
 
     def decode_item(item):
         out = dict(item)
@@ -135,13 +139,16 @@ def _tfrecord_root(root_or_index):
     return None
 
 
-def _items(root_or_index, split, categories, image_size):
+def _items(root_or_index, split, categories, image_size, takes=None):
     folder = _tfrecord_root(root_or_index)
     if folder is not None:
+        if takes is not None:
+            raise ConfigError(f"{folder}: TFRecord folders keep no recording of each pair, "
+                              "which take codes need (train from the pair folder)")
         return tfrecord.records(
             folder, split, categories=layout.category_list(categories), image_size=image_size
         )
-    return _folder_items(root_or_index, split, categories, image_size)
+    return _folder_items(root_or_index, split, categories, image_size, takes)
 
 
 def find_undecodable(root_or_index, split: str, *, categories=None, image_size: int = 64):
@@ -172,6 +179,7 @@ def pair_dataset(
     wrong_pair_weights=None,
     precompute=None,
     drop=(),
+    takes=None,
 ) -> tf.data.Dataset:
     """Batches of image-sound pairs from a pair folder or a TFRecord folder.
 
@@ -198,6 +206,8 @@ def pair_dataset(
         drop: keys removed from every item after ``precompute`` (what it made
             unnecessary: a waveform whose code is all a training step reads), so the
             cache, the shuffle and the batches do not carry them.
+        takes: recording names (:func:`tfav.data.layout.takes`): every item then has
+            ``take``, its recording's position in the list (-1 when it is not there).
 
     Returns:
         A ``tf.data.Dataset`` of dict batches (see the module docstring).
@@ -205,7 +215,7 @@ def pair_dataset(
     Raises:
         DataError / AudioError / ImageError naming the folder or file.
     """
-    ds, decode_item, n = _items(root_or_index, split, categories, image_size)
+    ds, decode_item, n = _items(root_or_index, split, categories, image_size, takes)
     if not cache and shuffle:
         # Shuffling names before decoding gives the same permutation as shuffling
         # decoded items (the order does not depend on content), at a fraction of the memory.

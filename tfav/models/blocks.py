@@ -186,6 +186,32 @@ def concat_head(x, condition, compressed_dim: int, filters: int, spectral_norm: 
 
 
 @keras.saving.register_keras_serializable(package="tfav")
+class TakeCode(layers.Layer):
+    """The first ``takes`` entries of a Gaussian noise ``z`` name one training take
+    (recording) by their argmax, replaced by its one-hot; the rest of ``z`` passes.
+
+    The argmax of i.i.d. Gaussians is uniform, so ``z ~ N(0, I)`` draws every take
+    equally often, and a one-hot ``z[:, :takes]`` (training with a pair's own take)
+    names that take exactly: the generator's inputs and its noise stay as before.
+    """
+
+    def __init__(self, takes: int, **kwargs):
+        super().__init__(**kwargs)
+        self.takes = int(takes)
+
+    def call(self, z):
+        index = ops.argmax(z[:, : self.takes], axis=-1)
+        code = ops.one_hot(index, self.takes, dtype=z.dtype)
+        return ops.concatenate([code, z[:, self.takes :]], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "takes": self.takes}
+
+
+@keras.saving.register_keras_serializable(package="tfav")
 class MinibatchStd(layers.Layer):
     """Minibatch standard deviation (Karras et al. 2018, "Progressive Growing of GANs",
     sec. 3): one channel appended to ``[B, H, W, C]``, holding, for each group of

@@ -15,6 +15,7 @@ from keras import layers
 from tfav.errors import ConfigError
 from tfav.models.blocks import (
     UPSAMPLING,  # noqa: F401  (re-exported: documented as ``generators.UPSAMPLING``)
+    TakeCode,
     bn_relu,
     check_upsampling,
     decoder,
@@ -29,11 +30,14 @@ def _compress(encoding, compressed_dim, name="phi"):
     return layers.LeakyReLU(0.2, name=f"{name}_lrelu")(x)
 
 
-def _condition(encoding_dim, z_dim, compressed_dim):
-    """Inputs, and phi concatenated with z: the head shared by both generators."""
+def _condition(encoding_dim, z_dim, compressed_dim, takes=0):
+    """Inputs, and phi concatenated with z: the head shared by both generators. With
+    ``takes``, z's first ``takes`` entries become a one-hot take (``TakeCode``)."""
     encoding = keras.Input((encoding_dim,), name="encoding")
     z = keras.Input((z_dim,), name="z")
-    return encoding, z, layers.Concatenate(name="phi_z")([_compress(encoding, compressed_dim), z])
+    noise = TakeCode(takes, name="take_code")(z) if takes else z
+    return encoding, z, layers.Concatenate(name="phi_z")([_compress(encoding, compressed_dim),
+                                                          noise])
 
 
 def sound_to_image_generator(
@@ -43,6 +47,7 @@ def sound_to_image_generator(
     base_filters: int = 64,
     image_size: int = 64,
     upsampling: str = "deconv",
+    takes: int = 0,
     name: str = "sound_to_image_generator",
 ) -> keras.Model:
     """S2I generator ``G_{S->I}(z, phi(A))`` (Chen et al. sec. 3.1).
@@ -61,6 +66,8 @@ def sound_to_image_generator(
         base_filters: Channels of the last hidden block (64 in DCGAN).
         image_size: 64 or 128 (any power of two >= 8).
         upsampling: ``"deconv"`` (the paper) or ``"resize"``.
+        takes: With > 0, the first ``takes`` entries of ``z`` choose a training take
+            (``blocks.TakeCode``; ``tfav.objectives.take_gan``); ``z_dim`` counts them.
         name: Model name.
 
     Returns:
@@ -74,7 +81,9 @@ def sound_to_image_generator(
     """
     doublings(image_size)  # both checks before any layer is built
     check_upsampling(upsampling)
-    encoding, z, h = _condition(encoding_dim, z_dim, compressed_dim)
+    if takes >= z_dim:
+        raise ConfigError(f"z_dim {z_dim} must exceed the {takes} take entries")
+    encoding, z, h = _condition(encoding_dim, z_dim, compressed_dim, takes)
     image = decoder(h, base_filters, image_size, upsampling)
     return keras.Model([encoding, z], image, name=name)
 

@@ -3,11 +3,19 @@
 Importing this package registers the built-in objectives (and their Keras classes,
 so saved models load): ``supervised`` (encoders, verifier, regressors),
 ``gan_cls`` (Chen et al. 2017), ``scene_gan`` (Wan et al. 2019) and
-``diverse_gan`` (Yang et al.), ``paired_gan`` and ``vocoder`` (the neural vocoder of
+``diverse_gan`` (Yang et al.), ``paired_gan``, ``take_gan`` and ``vocoder`` (the neural vocoder of
 the I2S sound). ``losses`` holds the pure loss functions.
 """
 
-from tfav.objectives import diverse_gan, gan_cls, paired_gan, scene_gan, supervised, vocoder
+from tfav.objectives import (
+    diverse_gan,
+    gan_cls,
+    paired_gan,
+    scene_gan,
+    supervised,
+    take_gan,
+    vocoder,
+)
 from tfav.objectives.gan_cls import ConditionalGAN
 from tfav.objectives.losses import gan_cls_discriminator_loss, gan_cls_generator_loss
 from tfav.objectives.registry import BuildContext, Objective, get, register
@@ -30,4 +38,5 @@ def make_hyper(task, values: dict | None = None, *, source: str = "option"):
 
 __all__ = ["BuildContext", "ConditionalGAN", "Objective", "build_model", "diverse_gan",
            "for_task", "gan_cls", "gan_cls_discriminator_loss", "gan_cls_generator_loss", "get",
-           "make_hyper", "paired_gan", "register", "scene_gan", "supervised", "vocoder"]
+           "make_hyper", "paired_gan", "register", "scene_gan", "supervised", "take_gan",
+           "vocoder"]

@@ -73,7 +73,8 @@ def resolved(hyper, name: str, task):
 @dataclasses.dataclass(frozen=True)
 class BuildContext:
     """What a builder gets: the task, the data's class count, the hyperparameters,
-    the frozen condition encoder (or ``None``), the image side and the seed."""
+    the frozen condition encoder (or ``None``), the image side, the seed and what the
+    objective's ``dataset_options`` gave the pipeline."""
 
     task: Any
     num_classes: int
@@ -81,6 +82,7 @@ class BuildContext:
     encoder: Any = None
     image_size: int = 64
     seed: int = 0
+    dataset_options: dict = dataclasses.field(default_factory=dict)
 
     @property
     def learning_rate(self) -> float:

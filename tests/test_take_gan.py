@@ -1,0 +1,103 @@
+"""Take codes (``tfav.objectives.take_gan``): the noise names a training take, each
+pair's own take in training; the pipeline gives every pair its take."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfav import objectives, runs, tasks, training
+from tfav.data import layout, pipeline
+from tfav.errors import ConfigError, DataError
+from tfav.models import encoders
+from tfav.models.blocks import TakeCode
+from tfav.objectives import registry
+
+
+def test_take_code_is_the_one_hot_of_the_argmax_and_uniform_under_gaussian_noise():
+    layer = TakeCode(5)
+    z = np.random.default_rng(0).standard_normal((6000, 9)).astype("float32")
+    out = np.asarray(layer(z))
+    assert out.shape == z.shape
+    np.testing.assert_array_equal(out[:, 5:], z[:, 5:])  # the Gaussian rest passes
+    np.testing.assert_array_equal(out[:, :5].argmax(1), z[:, :5].argmax(1))
+    assert set(np.unique(out[:, :5])) == {0.0, 1.0} and (out[:, :5].sum(1) == 1).all()
+    counts = np.bincount(out[:, :5].argmax(1), minlength=5)
+    assert np.all(np.abs(counts - 1200) < 120), counts  # every take about 1/5 of draws
+    one_hot = np.eye(5, 9, dtype="float32")[[3, 0]]  # a pair's own take names itself
+    np.testing.assert_array_equal(np.asarray(layer(one_hot))[:, :5], one_hot[:, :5])
+
+
+def test_pipeline_gives_each_pair_its_take(tiny_pairs):
+    index = layout.index_pairs(tiny_pairs)
+    takes = layout.takes(index, "train")
+    assert takes == ["cello01", "flute01", "violin01"]
+    batch = next(iter(pipeline.pair_dataset(tiny_pairs, "train", batch_size=12, shuffle=False,
+                                            takes=["flute01", "violin01"])))
+    labels, take = np.asarray(batch["label"]), np.asarray(batch["take"])
+    np.testing.assert_array_equal(take, np.select([labels == 1, labels == 2], [0, 1], -1))
+    plain = next(iter(pipeline.pair_dataset(tiny_pairs, "train", batch_size=12)))
+    assert "take" not in plain
+
+
+def _model(takes=("a", "b"), weight=100.0):
+    task = tasks.get_task("s2i_pose")
+    objective = objectives.get("take_gan")
+    hyper = objective.make_hyper({"base_filters": 4, "z_dim": 4, "generator_average": 0.0,
+                                  "reconstruction_weight": weight, "learning_rate": 2e-3})
+    encoder = encoders.encoder_from_classifier(encoders.sound_classifier(3, base_filters=4))
+    return objective.build(registry.BuildContext(task, 3, hyper, encoder, 64, 0,
+                                                 {"takes": list(takes)}))
+
+
+def test_each_take_code_learns_its_take_and_survives_saving(tmp_path):
+    from test_objectives import run_serialization_test
+
+    model = _model()
+    assert model.z_dim == 2 + 4 and model.generator.get_layer("take_code").takes == 2
+    rng = np.random.default_rng(0)
+    take = np.array([0, 1] * 4, "int32")  # take 0's frames are light, take 1's dark
+    target = np.where(take[:, None, None, None] == 0, 0.6, -0.6) * np.ones((8, 64, 64, 3))
+    batch = {"condition": rng.uniform(-1, 1, (8, 128, 44)).astype("float32"),
+             "target": target.astype("float32"), "take": take,
+             "wrong_target": target[::-1].astype("float32")}
+    history = model.fit(tf.data.Dataset.from_tensors(batch).repeat(40), epochs=2,
+                        verbose=0).history
+    assert history["reconstruction"][-1] < history["reconstruction"][0]
+    z = rng.standard_normal((8, 6)).astype("float32")
+    z[:, :2] = np.eye(2)[take]  # the sampling noise naming each pair's take
+    images = np.asarray(model.generate(batch["condition"], z=z))
+    light, dark = images[take == 0].mean(), images[take == 1].mean()
+    assert light > dark + 0.3, (light, dark)
+    loaded = run_serialization_test(model, {"condition": batch["condition"][:2], "z": z[:2]})
+    assert loaded.takes == ["a", "b"] and loaded.reconstruction_weight == 100.0
+
+
+def test_a_batch_without_takes_and_missing_or_too_many_takes_are_one_line_errors():
+    model = _model()
+    batch = {"condition": np.zeros((2, 128, 44), "float32"),
+             "target": np.zeros((2, 64, 64, 3), "float32"),
+             "wrong_target": np.zeros((2, 64, 64, 3), "float32")}
+    with pytest.raises(DataError, match="batch has no 'take'"):
+        model.train_step(batch)
+    with pytest.raises(ConfigError, match="the training takes were not given"):
+        _model(takes=())
+    from tfav.objectives.take_gan import TakeGAN
+
+    with pytest.raises(ConfigError, match="6 takes for a noise of 6 entries"):
+        TakeGAN(model.generator, model.discriminator, model.condition_encoder,
+                takes=[str(i) for i in range(6)], z_dim=6)
+
+
+@pytest.mark.slow
+def test_take_gan_trains_from_the_cli_path_and_keeps_its_takes(tiny_pairs, tmp_path,
+                                                                monkeypatch):
+    monkeypatch.setenv("TFAV_CACHE", str(tmp_path / "cache"))
+    run = training.train("s2i_pose", data=tiny_pairs, instrument="violin", recipe="take_gan",
+                         out=tmp_path / "run", epochs=1, batch_size=2,
+                         hyper={"base_filters": 4, "z_dim": 4}, verbose=0)
+    config = json.loads((run / "config.json").read_text())
+    assert config["objective"] == "take_gan" and config["takes"] == ["violin01"]
+    model = runs.load_trained(run, "s2i_pose")
+    assert model.takes == ["violin01"] and model.z_dim == 5

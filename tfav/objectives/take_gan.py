@@ -1,0 +1,155 @@
+"""GAN-CLS whose noise chooses a training take: the player, room and camera.
+
+The sound determines the instrument, the pitch (the left hand) and the loudness, not
+who plays, in which room, seen from where. Every pair of a dataset is cut from one
+recording (a take: one player in one room before one camera), and a conditional GAN
+whose noise is Gaussian alone averages the takes into one grey figure in a blended
+room whatever the noise (noise spread 0.04-0.1 of the real frames'). Here the noise
+names a take: its first ``K`` entries (``K`` = the training takes of the run's
+instrument(s)) choose one by their argmax (:class:`tfav.models.blocks.TakeCode`; the
+argmax of i.i.d. Gaussians is uniform, so ``z ~ N(0, I)`` draws every take equally
+often), the other ``z_dim`` stay Gaussian. In training, the noise of each pair names
+the pair's own take (a one-hot in those entries), and the generator loss of Chen et
+al. eq. (3) gains the paired reconstruction of pix2pix (Isola et al. 2017, eq. 3)
+
+    L_G = eq. (3) + lambda * |G(phi(a), z_take(a)) - I|_1,
+
+``lambda`` = ``reconstruction_weight``: with the take given, the frame is nearly
+determined by the sound (all but the inaudible bow), so the L1 term sharpens rather
+than blurs, and each take's code must draw that take's player and room. The
+discriminator step is eq. (4) unchanged, its fakes drawn with the pairs' takes (the
+takes of real batches). Sampling is as before (``z ~ N(0, I)``): one noise, one
+player and room, so a whole video keeps its performer. The names of the takes are
+kept with the model (``takes``). Not in the papers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+from keras import ops
+
+from tfav.data import layout
+from tfav.errors import ConfigError
+from tfav.models import discriminators, generators
+from tfav.objectives import gan_cls, registry
+from tfav.objectives.base import adam_pair, require
+from tfav.objectives.gan_cls import ChenHyper, ConditionalGAN
+from tfav.objectives.losses import gan_cls_generator_loss
+from tfav.objectives.registry import hyper_field
+
+
+@keras.saving.register_keras_serializable(package="tfav")
+class TakeGAN(ConditionalGAN):
+    """:class:`ConditionalGAN` whose noise's first ``len(takes)`` entries name a take.
+
+    Args:
+        takes: the training takes (recording names), in the order of the code.
+        reconstruction_weight: ``lambda`` of the paired L1 term.
+        z_dim: the whole noise width, the take entries included.
+        Others: as :class:`ConditionalGAN`.
+    """
+
+    CONFIG = (*ConditionalGAN.CONFIG, "takes", "reconstruction_weight")
+
+    def __init__(self, generator, discriminator, condition_encoder, takes=(),
+                 reconstruction_weight=10.0, **kwargs):
+        super().__init__(generator, discriminator, condition_encoder, **kwargs)
+        self.takes = [str(t) for t in takes]
+        if not self.takes or len(self.takes) >= self.z_dim:
+            raise ConfigError(f"take codes: {len(self.takes)} takes for a noise of "
+                              f"{self.z_dim} entries (need 1 <= takes < z_dim)")
+        self.reconstruction_weight = float(reconstruction_weight)
+        self.make_trackers([*self.trackers, "reconstruction"])
+
+    def pair_noise(self, take):
+        """Noise whose take entries are the one-hot of ``take`` [B] (the rest Gaussian)."""
+        z = self.noise(ops.shape(take)[0])
+        code = ops.one_hot(take, len(self.takes), dtype=z.dtype)
+        return ops.concatenate([code, z[:, len(self.takes):]], axis=-1)
+
+    def train_step(self, batch):
+        require(batch, "take", why="take codes need (the pipeline adds it for --recipe "
+                "take_gan)")
+        encoding = self.encoding_of(batch)
+        target = ops.convert_to_tensor(batch["target"], dtype=encoding.dtype)
+        fake = self.generator([encoding, self.pair_noise(batch["take"])], training=True)
+        d_loss, real, wrong, fake_logits = self.discriminator_step(batch, encoding, fake)  # eq. 4
+
+        def g_loss_fn():
+            drawn = self.generator([encoding, self.pair_noise(batch["take"])], training=True)
+            logit, classes = self._d_fake(drawn, encoding, batch, encoding)
+            class_loss = self._class_loss(classes, batch)
+            reconstruction = ops.mean(ops.abs(ops.cast(drawn, "float32")
+                                              - ops.cast(target, "float32")))
+            loss = (gan_cls_generator_loss(logit) + class_loss  # eq. (3)
+                    + self.reconstruction_weight * reconstruction)
+            return loss, class_loss, reconstruction
+
+        for _ in range(self.g_steps):
+            g_loss, class_loss, reconstruction = self.minimize(
+                g_loss_fn, self.g_optimizer, self.generator.trainable_weights)
+        self.update_averaged_generator()
+        return self.track({
+            **self._track_values(d_loss, g_loss, real, wrong, fake_logits, class_loss),
+            "reconstruction": reconstruction})
+
+
+@dataclasses.dataclass
+class TakeHyper(ChenHyper):
+    """:class:`ChenHyper` plus the weight of the paired reconstruction."""
+
+    reconstruction_weight: float = hyper_field(
+        10.0, "take codes: weight of the L1 reconstruction of the paired frame from its "
+        "take's code (default 10)", low=0.0)
+
+
+def dataset_options(task, hyper, resources):
+    """Every training pair's take: its recording's position among the training takes of
+    the run's instrument(s) (``tfav.data.layout.takes``)."""
+    if task.direction != "s2i" or task.kind != "gan" or task.condition != "lms":
+        raise ConfigError(f"--recipe take_gan: for the Chen S2I tasks, not {task.name}")
+    options, notes = gan_cls.dataset_options(task, hyper, resources)
+    index = resources.index
+    if not hasattr(index, "pairs"):
+        raise ConfigError(f"{index.root}: a TFRecord folder keeps no recording of each pair, "
+                          "which take codes need (train from the pair folder)")
+    takes = layout.takes(index, "train", resources.instrument)
+    resources.log(f"[tfav] take codes: {len(takes)} training takes")
+    return {**options, "takes": takes}, {**notes, "takes": takes}
+
+
+def build(ctx: registry.BuildContext) -> TakeGAN:
+    """Chen's S2I G (with ``TakeCode`` in front of its noise) and D, as ``gan_cls.build``."""
+    task, hyper = ctx.task, ctx.hyper
+    takes = ctx.dataset_options.get("takes")
+    if not takes:
+        raise ConfigError("take codes: the training takes were not given (dataset_options)")
+    if ctx.encoder is None:
+        raise ConfigError(f"task '{task.name}' needs a trained {task.encoder}")
+    aux_classifier = registry.resolved(hyper, "aux_classifier", task)
+    classes = ctx.num_classes if aux_classifier and task.wrong_pairs != "same_category" else 0
+    z_dim = len(takes) + hyper.z_dim
+    generator = generators.sound_to_image_generator(
+        z_dim=z_dim, base_filters=ctx.base_filters, image_size=ctx.image_size,
+        upsampling=hyper.upsampling, takes=len(takes))
+    discriminator = discriminators.sound_to_image_discriminator(
+        base_filters=ctx.base_filters, image_size=ctx.image_size,
+        spectral_norm=hyper.spectral_norm, num_classes=classes,
+        minibatch_std=hyper.minibatch_std)
+    model = TakeGAN(
+        generator, discriminator, ctx.encoder, takes=takes,
+        reconstruction_weight=hyper.reconstruction_weight, z_dim=z_dim,
+        use_wrong_pairs=task.wrong_pairs is not None, g_steps=ctx.g_steps, seed=ctx.seed,
+        generator_average=hyper.generator_average, augment=hyper.augment,
+        joint_d_batch=registry.resolved(hyper, "joint_d_batch", task),
+    )
+    d_optimizer, g_optimizer = adam_pair(hyper, ctx.learning_rate)
+    model.compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer)
+    return model
+
+
+OBJECTIVE = registry.register(registry.Objective(
+    "take_gan", TakeHyper, build, condition_encoder=gan_cls.condition_encoder,
+    dataset_options=dataset_options))
