@@ -40,8 +40,10 @@ mp4 gets a soundtrack by :func:`tfav.performance.video_to_soundtrack` with
   real sound is above -45 dBFS (the pair dataset's rule), next to its accuracy on the
   real sound's chunks;
 - border clicks: the energy of the soundtrack's second difference within 1 ms of the
-  chunk borders (every 0.25 s) over its energy elsewhere (1: no clicks), next to the
-  same of the real sound.
+  chunk borders (the 10 ms cross-fades, every 0.49 s) over its energy elsewhere (1: no
+  clicks), next to the same of the real sound;
+- the sound classifier on the same chunks' generated spectrograms before the vocoder
+  (Table 5's measure), to tell the generator's part from the vocoder's.
 
 Evaluators missing from the cache are trained first (as ``tfav.evaluate`` does; the
 judge takes a few minutes), or given with ``--pose-regressor`` etc.
@@ -76,6 +78,7 @@ from tfav.data.synth import videos as synth_videos
 from tfav.errors import ConfigError
 from tfav.files import atomic_write_bytes
 from tfav.models.encoders import judge_features
+from tfav.models.generators import resize_spectrogram
 from tfav.visualize import image_grid, save_png
 
 TARGETS = {"realtime_factor": 2.0, "pose_error_ratio": 1.2, "flicker_ratio": 1.5,
@@ -108,16 +111,17 @@ def identity_distances(features, players) -> dict:
             "between": float(np.mean(between)) if between else None}
 
 
-def border_click_ratio(wave, hop: int = performance.SOUNDTRACK_HOP, ms: float = CLICK_MS):
-    """Mean energy of the second difference of ``wave`` within ``ms`` of the samples
-    ``hop, 2 hop, ...`` over its mean energy elsewhere (``None`` when either is empty
-    or the rest is silent)."""
+def border_click_ratio(wave, hop: int = performance.SOUNDTRACK_HOP,
+                       fade: int = performance.SOUNDTRACK_FADE, ms: float = CLICK_MS):
+    """Mean energy of the second difference of ``wave`` within ``ms`` of the chunk
+    borders (the cross-fades ``[k hop, k hop + fade]``, k >= 1) over its mean energy
+    elsewhere (``None`` when either is empty or the rest is silent)."""
     x = np.asarray(wave, np.float64)
     energy = (x[2:] - 2.0 * x[1:-1] + x[:-2]) ** 2  # energy[j] is centred on sample j + 1
     radius = int(round(ms * 1e-3 * SAMPLE_RATE))
     near = np.zeros(len(energy), bool)
     for border in range(hop, len(x), hop):
-        near[max(0, border - 1 - radius) : max(0, border + radius)] = True
+        near[max(0, border - 1 - radius) : max(0, border + fade + radius)] = True
     if not near.any() or near.all() or not energy[~near].mean() > 0:
         return None
     return float(energy[near].mean() / energy[~near].mean())
@@ -341,7 +345,7 @@ def i2s_part(args, work: Path) -> dict:
     model = runs.load_trained(args.i2s_run, task.name, checkpoint=args.checkpoint)
     vocoder = training.vocoder_for(args.vocoder, data)
     classifier = evaluator("sound_encoder", data, args.sound_encoder)
-    rows, correct, correct_real, correct_all = [], [], [], []
+    rows, correct, correct_real, correct_all, correct_lms = [], [], [], [], []
     for video in truth["videos"]:
         out = work / "i2s" / f"{video['name']}.wav"
         speed = performance.video_to_soundtrack(model, vocoder, video["mp4"], out,
@@ -365,6 +369,14 @@ def i2s_part(args, work: Path) -> dict:
             row.update(audible_chunks=int(audible.sum()),
                        accuracy=float(hit[audible].mean()) if audible.any() else None,
                        accuracy_real=float(hit_real[audible].mean()) if audible.any() else None)
+        # The same chunks' spectrograms before the vocoder (Table 5's measure of I2S).
+        frames, _ = performance.chunk_frames(video["mp4"])
+        z = np.repeat(performance.noise(model.z_dim, args.seed), len(frames), axis=0)
+        lms = resize_spectrogram(model.generate(frames.astype(np.float32) / 127.5 - 1.0, z=z),
+                                 tasks.LMS_FRAMES)
+        hit_lms = np.argmax(_predict(classifier, np.asarray(lms)), -1) == label
+        correct_lms.append(hit_lms)
+        row["accuracy_spectrogram"] = float(hit_lms.mean())
         rows.append(row)
 
     def pooled(parts):
@@ -381,6 +393,7 @@ def i2s_part(args, work: Path) -> dict:
         "truth": str(truth["path"]), "videos": rows,
         "summary": {"chunk_accuracy": pooled(correct), "chunk_accuracy_real": pooled(correct_real),
                     "chunk_accuracy_all_chunks": pooled(correct_all),
+                    "spectrogram_accuracy": pooled(correct_lms),
                     "border_clicks": mean("border_clicks"),
                     "border_clicks_real": mean("border_clicks_real"),
                     "realtime_factor": mean("realtime_factor")},
@@ -464,20 +477,26 @@ def markdown(result) -> str:
                   "Soundtracks of the rendered mp4s (tfav.performance.video_to_soundtrack); "
                   "the sound classifier on each 0.5 s chunk from 0 s whose real sound is above "
                   f"{SILENCE_DBFS:g} dBFS; border clicks: second-difference energy within "
-                  f"{CLICK_MS:g} ms of the chunk borders (every 0.25 s) over elsewhere.", "",
-                  "| video | instrument | chunks (audible) | accuracy | on the real sound "
-                  "| border clicks | real sound | x real time |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  f"{CLICK_MS:g} ms of the chunk borders (the 10 ms cross-fades, every 0.49 s) "
+                  "over elsewhere.", "",
+                  "The spectrogram column: the same chunks' generated spectrograms, every "
+                  "0.49 s, before the vocoder (Table 5's measure).", "",
+                  "| video | instrument | chunks (audible) | accuracy | spectrogram, no vocoder "
+                  "| on the real sound | border clicks | real sound | x real time |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for r in i2s["videos"]:
             lines.append(f"| {r['video']} | {r['category']} | {r['chunks']} "
                          f"({r.get('audible_chunks', 0)}) | {_f(r.get('accuracy'), '{:.1%}')} | "
+                         f"{_f(r.get('accuracy_spectrogram'), '{:.1%}')} | "
                          f"{_f(r.get('accuracy_real'), '{:.1%}')} | "
                          f"{_f(r['border_clicks'], '{:.2f}')} | "
                          f"{_f(r['border_clicks_real'], '{:.2f}')} | "
                          f"{r['realtime_factor']:.2f} |")
         lines += ["", f"All videos: chunk accuracy {_f(s['chunk_accuracy'], '{:.1%}')} "
                   f"(real sound {_f(s['chunk_accuracy_real'], '{:.1%}')}; every chunk, silent "
-                  f"ones too, {_f(s['chunk_accuracy_all_chunks'], '{:.1%}')}); border clicks "
+                  f"ones too, {_f(s['chunk_accuracy_all_chunks'], '{:.1%}')}; spectrograms "
+                  f"before the vocoder {_f(s.get('spectrogram_accuracy'), '{:.1%}')}); "
+                  "border clicks "
                   f"{_f(s['border_clicks'], '{:.2f}')}x (real sound "
                   f"{_f(s['border_clicks_real'], '{:.2f}')}x); "
                   f"{_f(s['realtime_factor'], '{:.2f}')}x real time.", ""]

@@ -208,18 +208,31 @@ def _write_video(path, seconds=1.3, fps=20, size=48):
     return path
 
 
-def test_overlap_add_rebuilds_a_signal_cut_into_half_overlapping_chunks():
-    from tfav.performance import SOUNDTRACK_HOP as hop
-    from tfav.performance import overlap_add, overlap_add_stream
+@pytest.mark.parametrize("hop,fade", [(None, None), (1000, 1000), (1000, 37)])
+def test_overlap_add_rebuilds_a_signal_cut_into_overlapping_chunks(hop, fade):
+    from tfav.performance import SOUNDTRACK_FADE, SOUNDTRACK_HOP, overlap_add, overlap_add_stream
 
-    x = np.random.default_rng(0).standard_normal(9 * hop).astype(np.float32)
-    chunks = np.stack([x[k * hop:(k + 2) * hop] for k in range(8)])
-    np.testing.assert_allclose(overlap_add(chunks), x, atol=1e-5)
-    streamed = np.concatenate(list(overlap_add_stream([chunks[:3], chunks[3:]])))
-    np.testing.assert_array_equal(streamed, overlap_add(chunks))
+    hop, fade = hop or SOUNDTRACK_HOP, fade or SOUNDTRACK_FADE
+    x = np.random.default_rng(0).standard_normal(8 * hop + fade).astype(np.float32)
+    chunks = np.stack([x[k * hop:k * hop + hop + fade] for k in range(8)])
+    np.testing.assert_allclose(overlap_add(chunks, hop, fade=fade), x, atol=1e-5)
+    streamed = np.concatenate(list(overlap_add_stream([chunks[:3], chunks[3:]], hop, fade)))
+    np.testing.assert_array_equal(streamed, overlap_add(chunks, hop, fade=fade))
     # Chunks that disagree are cross-faded, not cut: no jump at any border.
-    steps = overlap_add(np.stack([np.full(2 * hop, float(k)) for k in range(4)]))
-    assert np.abs(np.diff(steps)).max() < 1e-3
+    steps = overlap_add(np.stack([np.full(hop + fade, float(k)) for k in range(4)]), hop,
+                        fade=fade)
+    assert np.abs(np.diff(steps)).max() < 3.0 / fade
+    # Outside the cross-fades each chunk plays alone, unchanged.
+    np.testing.assert_array_equal(steps[fade:hop], 0.0)
+    np.testing.assert_array_equal(steps[hop + fade:2 * hop], 1.0)
+
+
+def test_overlap_add_refuses_a_fade_longer_than_the_hop():
+    from tfav.errors import ConfigError
+    from tfav.performance import overlap_add
+
+    with pytest.raises(ConfigError, match="cross-fade"):
+        overlap_add(np.zeros((2, 30), np.float32), 10, fade=20)
 
 
 def test_chunk_frames_takes_the_frame_at_each_chunk_start(tmp_path):
@@ -227,9 +240,14 @@ def test_chunk_frames_takes_the_frame_at_each_chunk_start(tmp_path):
 
     frames, seconds = chunk_frames(_write_video(tmp_path / "v.mp4"), image_size=16)
     assert seconds == pytest.approx(1.3, abs=0.01)
-    # Chunks start every 0.25 s; five of them cover 6 x 0.25 = 1.5 s >= 1.3 s (four: 1.25 s).
-    assert len(frames) == 5
-    # Chunk k starts at 0.25 k s: frame 5 k at 20 fps, of level 10 k.
+    # Chunks of 0.5 s start every 0.49 s (10 ms cross-fades): three cover 2 x 0.49 + 0.5 =
+    # 1.48 s >= 1.3 s (two: 0.99 s).
+    assert len(frames) == 3
+    # Chunk k starts at 0.49 k s: the first frame at or after it is frame 10 k at 20 fps
+    # (0.5 k s), of level 20 k. The chunk of 0.25 s strides: five, from frames 5 k.
+    np.testing.assert_allclose(frames.reshape(3, -1).mean(axis=1), [0, 20, 40], atol=3)
+    frames, _ = chunk_frames(_write_video(tmp_path / "v.mp4"), image_size=16, hop=11025,
+                             fade=11025)
     np.testing.assert_allclose(frames.reshape(5, -1).mean(axis=1), [0, 10, 20, 30, 40], atol=3)
 
 

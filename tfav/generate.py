@@ -14,7 +14,7 @@ video instead: one frame per ``1/--fps`` s, each generated from the half second
 starting at its time (as ``--offset`` does), all with the noise of ``--seed``,
 upscaled to ``--size`` pixels and muxed with the sound (:mod:`tfav.performance`). I2S runs take
 ``--video in.mp4 --audio-out out.wav`` instead: the video's soundtrack, a chunk
-every quarter second from the frame at its start, vocoded and overlap-added.
+every 0.49 s from the frame at its start, vocoded and joined by 10 ms cross-fades.
 """
 
 from __future__ import annotations

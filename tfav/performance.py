@@ -17,14 +17,16 @@ at a time, so memory does not grow with the length of the piece. The video is
 written to a temporary file in the target's folder and renamed over it at the
 end (:func:`tfav.files.atomic_path`): a failure leaves nothing behind.
 
-The soundtrack of a video (an I2S model and the vocoder): every quarter second a
-half-second chunk is generated from the video frame at its start (a pair's image
-is its chunk's first frame), with one noise
-for the whole video (one instrument), turned into sound by the vocoder, weighted by
-a Hann window of the chunk's length and overlap-added; the windows of chunks half a
-chunk apart sum to one, so there is no border where one chunk ends and another
-starts. The track is written at a fixed level, then scaled to a 0.9 peak in a second
-pass over the file, both streamed.
+The soundtrack of a video (an I2S model and the vocoder): a half-second chunk is
+generated from the video frame at its start (a pair's image is its chunk's first
+frame) every 0.5 s less ``SOUNDTRACK_FADE`` (10 ms), with one noise for the whole
+video (one instrument), turned into sound by the vocoder and joined to the next by
+a 10 ms cross-fade whose two ramps sum to one: each chunk plays whole (a
+half-overlapping Hann overlap-add instead mixes two chunks everywhere, and two
+generated chunks agree so little that the mix loses the instrument's low
+harmonics), and there is no hard border where one ends. The track is written at a
+fixed level, then scaled to a 0.9 peak in a second pass over the file, both
+streamed.
 """
 
 from __future__ import annotations
@@ -189,14 +191,18 @@ def audio_to_video(model, audio_path, out_path, fps=25, seed=0, size=256, batch=
     }
 
 
-#: The soundtrack's chunk stride: half a chunk (0.25 s), where Hann windows sum to one.
-SOUNDTRACK_HOP = audio.CHUNK_SAMPLES // 2
+#: The soundtrack's cross-fade between consecutive chunks (10 ms), and its chunk stride:
+#: a chunk's length less the cross-fade.
+SOUNDTRACK_FADE = 441
+SOUNDTRACK_HOP = audio.CHUNK_SAMPLES - SOUNDTRACK_FADE
 
 
-def chunk_frames(video_path, image_size: int = 64, hop: int = SOUNDTRACK_HOP):
+def chunk_frames(video_path, image_size: int = 64, hop: int = SOUNDTRACK_HOP,
+                 fade: int = SOUNDTRACK_FADE):
     """``(frames [K, S, S, 3] uint8, seconds)``: for chunk ``k`` (starting at ``k * hop``
     samples) the first video frame at or after its start, square-cropped and resized
-    to ``image_size``; and the video's duration. ``K`` chunks cover the duration.
+    to ``image_size``; and the video's duration. ``K`` chunks of ``hop + fade``
+    samples cover the duration.
 
     Raises:
         DataError: the video cannot be read or has no frames.
@@ -219,38 +225,43 @@ def chunk_frames(video_path, image_size: int = 64, hop: int = SOUNDTRACK_HOP):
     if last is None:
         raise DataError(f"{video_path}: no video frames")
     # Chunks that start inside the video after its last frame's time take that frame.
-    needed = max(1, int(np.ceil(duration * SAMPLE_RATE / hop)) - 1)
+    needed = max(1, int(np.ceil((duration * SAMPLE_RATE - fade) / hop)))
     tail = square_image(last.to_ndarray(format="rgb24"), image_size)
     frames += [tail] * max(0, needed - len(frames))
     return np.stack(frames[:needed]), duration
 
 
-def _hann(n):
-    return (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)).astype(np.float32)
-
-
-def overlap_add_stream(batches, hop: int = SOUNDTRACK_HOP):
-    """Overlap-add of chunks (each ``<= 2 * hop`` samples, zero-padded to it) placed
-    ``hop`` apart, weighted by a periodic Hann window of ``2 * hop`` samples, whose
-    halves sum to one; the first half of the first chunk and the second half of the
-    last are kept unweighted (nothing overlaps them). Takes an iterable of ``[k, L]``
-    batches and yields the finished samples, ``hop`` per chunk, then the last ``hop``.
+def overlap_add_stream(batches, hop: int = SOUNDTRACK_HOP, fade: int = SOUNDTRACK_FADE):
+    """Chunks (each ``<= hop + fade`` samples, zero-padded to it) placed ``hop`` apart and
+    cross-faded over the ``fade`` samples where two overlap, by ramps ``sin^2`` and
+    ``cos^2`` that sum to one (``fade = hop``: a periodic Hann window of ``2 * hop``,
+    half-overlapping chunks); the first chunk's start and the last one's end are kept
+    unweighted (nothing overlaps them). Takes an iterable of ``[k, L]`` batches and
+    yields the finished samples, ``hop`` per chunk, then the last ``fade``.
     """
-    window = _hann(2 * hop)
+    if not 0 < fade <= hop:
+        raise ConfigError(f"overlap_add: the cross-fade ({fade}) must be in 1..hop ({hop})")
+    up = (np.sin(np.pi * np.arange(fade) / (2 * fade)) ** 2).astype(np.float32)
+    down = (1.0 - up).astype(np.float32)
+    length = hop + fade
     carry = None
     for chunks in batches:
         for chunk in np.asarray(chunks, np.float32):
-            c = np.zeros(2 * hop, np.float32)
-            c[: min(len(chunk), 2 * hop)] = chunk[: 2 * hop]
-            yield c[:hop] if carry is None else carry + window[:hop] * c[:hop]
-            carry, last = window[hop:] * c[hop:], c[hop:]
+            c = np.zeros(length, np.float32)
+            c[: min(len(chunk), length)] = chunk[:length]
+            head = c[:hop].copy()
+            if carry is not None:
+                head[:fade] = carry + up * c[:fade]
+            yield head
+            carry, last = down * c[hop:], c[hop:]
     if carry is not None:
         yield last
 
 
-def overlap_add(chunks, hop: int = SOUNDTRACK_HOP, length: int | None = None) -> np.ndarray:
+def overlap_add(chunks, hop: int = SOUNDTRACK_HOP, length: int | None = None,
+                fade: int = SOUNDTRACK_FADE) -> np.ndarray:
     """:func:`overlap_add_stream` of one array of chunks ``[K, L]``, cut to ``length``."""
-    out = np.concatenate(list(overlap_add_stream([chunks], hop)))
+    out = np.concatenate(list(overlap_add_stream([chunks], hop, fade)))
     return out[:length] if length is not None else out
 
 
