@@ -11,6 +11,7 @@ import pytest
 import soundfile
 from PIL import Image
 
+from tfav import performance
 from tfav.audio import SAMPLE_RATE
 from tfav.data import layout
 from tfav.data.synth import build, videos
@@ -198,10 +199,13 @@ def test_measures(experiment):
         "between"] is None
     tone = 0.3 * np.sin(2 * np.pi * 261.63 * np.arange(4 * SAMPLE_RATE) / SAMPLE_RATE)
     assert experiment.border_click_ratio(tone) == pytest.approx(1.0, abs=0.05)
-    steps = tone.copy()
-    for border in range(11025, len(steps), 11025):
-        steps[border:] += 0.02  # a small step at every chunk border
+    hop, fade = performance.SOUNDTRACK_HOP, performance.SOUNDTRACK_FADE
+    steps, between = tone.copy(), tone.copy()
+    for border in range(hop, len(steps), hop):
+        steps[border + fade // 2:] += 0.05  # a small step inside every cross-fade
+        between[border + hop // 2:] += 0.05  # the same steps halfway between borders
     assert experiment.border_click_ratio(steps) > 50
+    assert experiment.border_click_ratio(between) < 1.0
 
 
 def test_experiment_runs_end_to_end_on_tiny_models(experiment, tmp_path, monkeypatch):
