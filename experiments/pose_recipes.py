@@ -15,7 +15,9 @@ all fakes share), ``paired_joint`` and ``paired_fm10_joint`` are ``paired_gan`` 
 groups of 4), ``joint_d_mbstd`` both; ``joint_d_ms10`` and ``joint_d_ms25`` add
 mode seeking (Mao et al. 2019) at weights 0.1 and 0.25 to ``joint_d``; ``take_rw10``,
 ``take_rw30``, ``take_rw100`` are ``joint_d`` whose noise chooses a training take, with the
-paired L1 of the take's code at weights 10, 30 and 100 (``tfav.objectives.take_gan``). Same data
+paired L1 of the take's code at weights 10, 30 and 100 (``tfav.objectives.take_gan``);
+``take_rw30_warm200`` is ``take_rw30`` whose first 200 steps (about 6 of the 20 epochs)
+train G on the L1 alone (SRGAN/ESRGAN's pre-training). Same data
 and seeds; each run is measured by ``tfav.evaluate`` at its ``best.keras`` and at
 its last epoch, with the measures nothing trains on (judge FID/KID, spectrum gap,
 TV ratio, noise spread) beside the verifier and the pose error next to the
@@ -64,6 +66,9 @@ RECIPES = {
                                "reconstruction_weight": 30.0}, 20),
     "take_rw100": ("take_gan", {"g_steps": 2, "joint_d_batch": True,
                                 "reconstruction_weight": 100.0}, 20),
+    "take_rw30_warm200": ("take_gan", {"g_steps": 2, "joint_d_batch": True,
+                                       "reconstruction_weight": 30.0, "warmup_steps": 200},
+                          20),
 }
 
 KEYS = ("acc_val", "pose_error", "pose_error_sound_regressor", "pose_error_hand",

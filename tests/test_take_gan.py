@@ -41,11 +41,12 @@ def test_pipeline_gives_each_pair_its_take(tiny_pairs):
     assert "take" not in plain
 
 
-def _model(takes=("a", "b"), weight=100.0):
+def _model(takes=("a", "b"), weight=100.0, warmup_steps=0):
     task = tasks.get_task("s2i_pose")
     objective = objectives.get("take_gan")
     hyper = objective.make_hyper({"base_filters": 4, "z_dim": 4, "generator_average": 0.0,
-                                  "reconstruction_weight": weight, "learning_rate": 2e-3})
+                                  "reconstruction_weight": weight, "learning_rate": 2e-3,
+                                  "warmup_steps": warmup_steps})
     encoder = encoders.encoder_from_classifier(encoders.sound_classifier(3, base_filters=4))
     return objective.build(registry.BuildContext(task, 3, hyper, encoder, 64, 0,
                                                  {"takes": list(takes)}))
@@ -74,6 +75,36 @@ def test_each_take_code_learns_its_take_and_survives_saving(tmp_path):
     assert loaded.takes == ["a", "b"] and loaded.reconstruction_weight == 100.0
 
 
+def test_warm_up_steps_train_g_on_the_reconstruction_alone():
+    """During the warm-up G's step does not depend on D (the eq. (3) terms weigh 0);
+    after it, it does."""
+    a, b = _model(warmup_steps=1), _model(warmup_steps=1)
+    b.generator.set_weights(a.generator.get_weights())
+    b.condition_encoder.set_weights(a.condition_encoder.get_weights())
+    rng = np.random.default_rng(1)
+    b.discriminator.set_weights([w + rng.normal(0, 0.5, w.shape).astype(w.dtype)
+                                 for w in a.discriminator.get_weights()])
+    target = rng.uniform(-1, 1, (4, 64, 64, 3)).astype("float32")
+    batch = {"condition": rng.uniform(-1, 1, (4, 128, 44)).astype("float32"),
+             "target": target, "take": np.array([0, 1, 0, 1], "int32"),
+             "wrong_target": target[::-1].copy()}
+
+    def step_and_compare():
+        logs = [float(m.train_step(batch)["adversarial"]) for m in (a, b)]
+        same = all(np.allclose(x, y, atol=1e-6) for x, y in zip(
+            a.generator.get_weights(), b.generator.get_weights(), strict=True))
+        return logs, same
+
+    assert step_and_compare() == ([0.0, 0.0], True)  # the warm-up step: D does not matter
+    # then D's gradients reach G (the tracker is the running mean of 0 and 1)
+    assert step_and_compare() == ([0.5, 0.5], False)
+    with pytest.raises(ConfigError, match="warmup_steps must be >= 0"):
+        from tfav.objectives.take_gan import TakeGAN
+
+        TakeGAN(a.generator, a.discriminator, a.condition_encoder, takes=["a"], z_dim=6,
+                warmup_steps=-1)
+
+
 def test_a_batch_without_takes_and_missing_or_too_many_takes_are_one_line_errors():
     model = _model()
     batch = {"condition": np.zeros((2, 128, 44), "float32"),
@@ -94,10 +125,14 @@ def test_a_batch_without_takes_and_missing_or_too_many_takes_are_one_line_errors
 def test_take_gan_trains_from_the_cli_path_and_keeps_its_takes(tiny_pairs, tmp_path,
                                                                 monkeypatch):
     monkeypatch.setenv("TFAV_CACHE", str(tmp_path / "cache"))
-    run = training.train("s2i_pose", data=tiny_pairs, instrument="violin", recipe="take_gan",
-                         out=tmp_path / "run", epochs=1, batch_size=2,
+    encoder = training.train("sound_encoder", data=tiny_pairs, epochs=1, batch_size=4,
+                             out=tmp_path / "enc", verbose=0)
+    run = training.train("s2i_instrument", data=tiny_pairs, recipe="take_gan",
+                         out=tmp_path / "run", epochs=1, batch_size=2, evaluate=False,
+                         encoders={"sound_encoder": encoder},
                          hyper={"base_filters": 4, "z_dim": 4}, verbose=0)
+    takes = ["cello01", "flute01", "violin01"]  # one recording per tiny category
     config = json.loads((run / "config.json").read_text())
-    assert config["objective"] == "take_gan" and config["takes"] == ["violin01"]
-    model = runs.load_trained(run, "s2i_pose")
-    assert model.takes == ["violin01"] and model.z_dim == 5
+    assert config["objective"] == "take_gan" and config["takes"] == takes
+    model = runs.load_trained(run, "s2i_instrument")
+    assert model.takes == takes and model.z_dim == 7

@@ -125,11 +125,12 @@ def test_small_search_resumes_and_its_best_config_trains(shared, cache, tmp_path
     out = tmp_path / "search"
     args = ["--task", "s2i_instrument", "--data", str(data), "--out", str(out), *TINY,
             "--no-baseline"]  # the distributed test below adds a defaults row
-    assert main([*args, "--max-trials", "2"]) == 0
+    assert main([*args, "--max-trials", "1"]) == 0
     first = {p: p.stat().st_mtime_ns for p in out.glob("trial_*/run/*.keras")}
-    assert main([*args, "--max-trials", "3"]) == 0  # resumes: adds one trial
+    assert first, "the first trial saved no model"
+    assert main([*args, "--max-trials", "2"]) == 0  # resumes: adds one trial
     rows = read_rows(out / "results.csv")
-    assert sorted(r["trial"] for r in rows) == ["0", "1", "2"]
+    assert sorted(r["trial"] for r in rows) == ["0", "1"]
     assert all(r["status"] == "COMPLETED" and 0 <= float(r["acc_val"]) <= 1 for r in rows)
     again = {p: p.stat().st_mtime_ns for p in out.glob("trial_*/run/*.keras")}
     assert {k: again[k] for k in first} == first, "finished trials were trained again"

@@ -21,6 +21,12 @@ discriminator step is eq. (4) unchanged, its fakes drawn with the pairs' takes (
 takes of real batches). Sampling is as before (``z ~ N(0, I)``): one noise, one
 player and room, so a whole video keeps its performer. The names of the takes are
 kept with the model (``takes``). Not in the papers.
+
+With ``warmup_steps`` S > 0 the generator first learns the reconstruction alone: for
+the first S training steps its loss is ``lambda`` times the L1 term (the eq. (3) terms
+weigh 0), as SRGAN and ESRGAN (Wang et al. 2018, sec. 3.4) pre-train a PSNR-oriented
+generator before the adversarial one; D trains from the first step on, so it knows the
+real frames when its gradients reach G.
 """
 
 from __future__ import annotations
@@ -51,17 +57,20 @@ class TakeGAN(ConditionalGAN):
         Others: as :class:`ConditionalGAN`.
     """
 
-    CONFIG = (*ConditionalGAN.CONFIG, "takes", "reconstruction_weight")
+    CONFIG = (*ConditionalGAN.CONFIG, "takes", "reconstruction_weight", "warmup_steps")
 
     def __init__(self, generator, discriminator, condition_encoder, takes=(),
-                 reconstruction_weight=10.0, **kwargs):
+                 reconstruction_weight=10.0, warmup_steps=0, **kwargs):
         super().__init__(generator, discriminator, condition_encoder, **kwargs)
         self.takes = [str(t) for t in takes]
         if not self.takes or len(self.takes) >= self.z_dim:
             raise ConfigError(f"take codes: {len(self.takes)} takes for a noise of "
                               f"{self.z_dim} entries (need 1 <= takes < z_dim)")
         self.reconstruction_weight = float(reconstruction_weight)
-        self.make_trackers([*self.trackers, "reconstruction"])
+        self.warmup_steps = int(warmup_steps)
+        if self.warmup_steps < 0:
+            raise ConfigError(f"take codes: warmup_steps must be >= 0, not {warmup_steps}")
+        self.make_trackers([*self.trackers, "reconstruction", "adversarial"])
 
     def pair_noise(self, take):
         """Noise whose take entries are the one-hot of ``take`` [B] (the rest Gaussian)."""
@@ -75,6 +84,10 @@ class TakeGAN(ConditionalGAN):
         encoding = self.encoding_of(batch)
         target = ops.convert_to_tensor(batch["target"], dtype=encoding.dtype)
         fake = self.generator([encoding, self.pair_noise(batch["take"])], training=True)
+        # 0 while the generator learns the reconstruction alone, then 1 (read before this
+        # step's D update, so exactly the first warmup_steps steps are the warm-up).
+        adversarial = ops.cast(ops.greater_equal(self.d_optimizer.iterations,
+                                                 self.warmup_steps), "float32")
         d_loss, real, wrong, fake_logits = self.discriminator_step(batch, encoding, fake)  # eq. 4
 
         def g_loss_fn():
@@ -83,7 +96,7 @@ class TakeGAN(ConditionalGAN):
             class_loss = self._class_loss(classes, batch)
             reconstruction = ops.mean(ops.abs(ops.cast(drawn, "float32")
                                               - ops.cast(target, "float32")))
-            loss = (gan_cls_generator_loss(logit) + class_loss  # eq. (3)
+            loss = (adversarial * (gan_cls_generator_loss(logit) + class_loss)  # eq. (3)
                     + self.reconstruction_weight * reconstruction)
             return loss, class_loss, reconstruction
 
@@ -93,7 +106,7 @@ class TakeGAN(ConditionalGAN):
         self.update_averaged_generator()
         return self.track({
             **self._track_values(d_loss, g_loss, real, wrong, fake_logits, class_loss),
-            "reconstruction": reconstruction})
+            "reconstruction": reconstruction, "adversarial": adversarial})
 
 
 @dataclasses.dataclass
@@ -103,6 +116,9 @@ class TakeHyper(ChenHyper):
     reconstruction_weight: float = hyper_field(
         10.0, "take codes: weight of the L1 reconstruction of the paired frame from its "
         "take's code (default 10)", low=0.0)
+    warmup_steps: int = hyper_field(
+        0, "take codes: training steps in which G learns the L1 reconstruction alone "
+        "before the adversarial terms join (default 0)", low=0)
 
 
 def dataset_options(task, hyper, resources):
@@ -140,7 +156,8 @@ def build(ctx: registry.BuildContext) -> TakeGAN:
         minibatch_std=hyper.minibatch_std)
     model = TakeGAN(
         generator, discriminator, ctx.encoder, takes=takes,
-        reconstruction_weight=hyper.reconstruction_weight, z_dim=z_dim,
+        reconstruction_weight=hyper.reconstruction_weight,
+        warmup_steps=hyper.warmup_steps, z_dim=z_dim,
         use_wrong_pairs=task.wrong_pairs is not None, g_steps=ctx.g_steps, seed=ctx.seed,
         generator_average=hyper.generator_average, augment=hyper.augment,
         joint_d_batch=registry.resolved(hyper, "joint_d_batch", task),
