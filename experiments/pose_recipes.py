@@ -17,7 +17,9 @@ mode seeking (Mao et al. 2019) at weights 0.1 and 0.25 to ``joint_d``; ``take_rw
 ``take_rw30``, ``take_rw100`` are ``joint_d`` whose noise chooses a training take, with the
 paired L1 of the take's code at weights 10, 30 and 100 (``tfav.objectives.take_gan``);
 ``take_rw30_warm200`` is ``take_rw30`` whose first 200 steps (about 6 of the 20 epochs)
-train G on the L1 alone (SRGAN/ESRGAN's pre-training). Same data
+train G on the L1 alone (SRGAN/ESRGAN's pre-training); ``take_bg_rw30`` is ``take_rw30``
+whose G draws a foreground and a mask over each take's background image, started at
+the take's median training frame (Vondrick et al. 2016's two streams). Same data
 and seeds; each run is measured by ``tfav.evaluate`` at its ``best.keras`` and at
 its last epoch, with the measures nothing trains on (judge FID/KID, spectrum gap,
 TV ratio, noise spread) beside the verifier and the pose error next to the
@@ -69,6 +71,9 @@ RECIPES = {
     "take_rw30_warm200": ("take_gan", {"g_steps": 2, "joint_d_batch": True,
                                        "reconstruction_weight": 30.0, "warmup_steps": 200},
                           20),
+    "take_bg_rw30": ("take_gan", {"g_steps": 2, "joint_d_batch": True,
+                                  "reconstruction_weight": 30.0, "take_backgrounds": True},
+                     20),
 }
 
 KEYS = ("acc_val", "pose_error", "pose_error_sound_regressor", "pose_error_hand",
@@ -108,13 +113,17 @@ def main():
                    choices=["best", "last"])
     p.add_argument("--n", type=int, default=256, help="validation sounds measured")
     p.add_argument("--out", default="runs/pose_recipes")
+    p.add_argument("--tag", default="", help="appended to the recipe's name in the rows, "
+                   "the grid and the run folder (e.g. _float32 for a control run in "
+                   "another precision beside the committed rows)")
     args = p.parse_args()
     previous = RESULTS / "pose_recipes.json"
     rows = json.loads(previous.read_text())["rows"] if previous.exists() else []
     for seed in args.seeds:  # interleaved: both recipes of one seed, then the next seed
         for recipe in args.recipes:
             objective, hyper, epochs = RECIPES[recipe]
-            out = Path(args.out) / f"{recipe}-s{seed}"
+            name = recipe + args.tag
+            out = Path(args.out) / f"{name}-s{seed}"
             run = train("s2i_pose", instrument="violin", seed=seed, epochs=epochs,
                         recipe=objective, hyper=hyper, out=out,
                         resume=(out / "state.json").exists(), verbose=2)
@@ -122,12 +131,12 @@ def main():
             minutes = summary["seconds"] / 60
             epochs = runs.read_state(run)["epoch"]
             shutil.copy(run / "samples" / "latest.png",
-                        RESULTS / f"pose_recipes_{recipe}_s{seed}.png")
+                        RESULTS / f"pose_recipes_{name}_s{seed}.png")
             for checkpoint in args.checkpoints:
                 m = evaluate_run(run, n=args.n, seed=0, checkpoint=checkpoint)
                 rows = [r for r in rows if (r["recipe"], r["seed"], r["checkpoint"])
-                        != (recipe, seed, checkpoint)]
-                rows.append({"recipe": recipe, "seed": seed, "checkpoint": checkpoint,
+                        != (name, seed, checkpoint)]
+                rows.append({"recipe": name, "seed": seed, "checkpoint": checkpoint,
                              "minutes": minutes, "epochs": epochs,
                              "precision": summary.get("precision", "float32"),
                              "machine": machine(),

@@ -11,7 +11,7 @@ from tfav import objectives, runs, tasks, training
 from tfav.data import layout, pipeline
 from tfav.errors import ConfigError, DataError
 from tfav.models import encoders
-from tfav.models.blocks import TakeCode
+from tfav.models.blocks import TakeBackground, TakeCode
 from tfav.objectives import registry
 
 
@@ -41,12 +41,13 @@ def test_pipeline_gives_each_pair_its_take(tiny_pairs):
     assert "take" not in plain
 
 
-def _model(takes=("a", "b"), weight=100.0, warmup_steps=0):
+def _model(takes=("a", "b"), weight=100.0, warmup_steps=0, take_backgrounds=False):
     task = tasks.get_task("s2i_pose")
     objective = objectives.get("take_gan")
     hyper = objective.make_hyper({"base_filters": 4, "z_dim": 4, "generator_average": 0.0,
                                   "reconstruction_weight": weight, "learning_rate": 2e-3,
-                                  "warmup_steps": warmup_steps})
+                                  "warmup_steps": warmup_steps,
+                                  "take_backgrounds": take_backgrounds})
     encoder = encoders.encoder_from_classifier(encoders.sound_classifier(3, base_filters=4))
     return objective.build(registry.BuildContext(task, 3, hyper, encoder, 64, 0,
                                                  {"takes": list(takes)}))
@@ -105,6 +106,47 @@ def test_warm_up_steps_train_g_on_the_reconstruction_alone():
                 warmup_steps=-1)
 
 
+def test_take_background_composites_the_foreground_over_the_takes_image():
+    layer = TakeBackground(2)
+    raw = np.zeros((3, 4, 4, 4), "float32")
+    raw[..., :3] = 0.5
+    raw[0, ..., 3], raw[1, ..., 3], raw[2, ..., 3] = -50.0, 50.0, 2.0  # m = 0, 1, 1/2
+    code = np.array([[1, 0, 9], [0, 1, 9], [0, 1, 9]], "float32")  # the noise passes
+    layer.build([raw.shape, code.shape])
+    backgrounds = np.stack([np.full((4, 4, 3), -0.8), np.full((4, 4, 3), 0.3)])
+    layer.backgrounds.assign(backgrounds.astype("float32"))
+    out = np.asarray(layer([raw, code]))
+    np.testing.assert_allclose(out[0], -0.8, atol=1e-5)  # take 0's background alone
+    np.testing.assert_allclose(out[1], np.tanh(0.5), atol=1e-5)  # the foreground alone
+    np.testing.assert_allclose(out[2], (np.tanh(0.5) + 0.3) / 2, atol=1e-5)
+
+
+def test_backgrounds_start_at_each_takes_median_frame_and_survive_saving():
+    from test_objectives import run_serialization_test
+
+    from tfav.objectives.take_gan import prepare
+
+    model = _model(take_backgrounds=True)
+    rng = np.random.default_rng(2)
+    take = np.array([0, 1, 0, 1, 0, 1], "int32")
+    target = rng.uniform(-1, 1, (6, 64, 64, 3)).astype("float32")
+    batches = [{"target": target[:3], "take": take[:3]}, {"target": target[3:],
+                                                          "take": take[3:]}]
+    prepare(model, batches, log=lambda *a: None)
+    got = np.asarray(model.generator.get_layer("take_background").backgrounds)
+    np.testing.assert_allclose(got[0], np.median(target[take == 0], axis=0), atol=1e-6)
+    np.testing.assert_allclose(got[1], np.median(target[take == 1], axis=0), atol=1e-6)
+    batch = {"condition": rng.uniform(-1, 1, (6, 128, 44)).astype("float32"),
+             "target": target, "take": take, "wrong_target": target[::-1].copy()}
+    model.fit(tf.data.Dataset.from_tensors(batch).repeat(2), epochs=1, verbose=0)
+    z = rng.standard_normal((2, 6)).astype("float32")
+    run_serialization_test(model, {"condition": batch["condition"][:2], "z": z})
+    with pytest.raises(ConfigError, match="take backgrounds need take codes"):
+        from tfav.models import generators
+
+        generators.sound_to_image_generator(z_dim=8, base_filters=4, take_backgrounds=True)
+
+
 def test_a_batch_without_takes_and_missing_or_too_many_takes_are_one_line_errors():
     model = _model()
     batch = {"condition": np.zeros((2, 128, 44), "float32"),
@@ -130,9 +172,15 @@ def test_take_gan_trains_from_the_cli_path_and_keeps_its_takes(tiny_pairs, tmp_p
     run = training.train("s2i_instrument", data=tiny_pairs, recipe="take_gan",
                          out=tmp_path / "run", epochs=1, batch_size=2, evaluate=False,
                          encoders={"sound_encoder": encoder},
-                         hyper={"base_filters": 4, "z_dim": 4}, verbose=0)
+                         hyper={"base_filters": 4, "z_dim": 4, "take_backgrounds": True},
+                         verbose=0)
     takes = ["cello01", "flute01", "violin01"]  # one recording per tiny category
     config = json.loads((run / "config.json").read_text())
     assert config["objective"] == "take_gan" and config["takes"] == takes
     model = runs.load_trained(run, "s2i_instrument")
     assert model.takes == takes and model.z_dim == 7
+    # prepare() started each take's background at its frames' median: the tiny takes'
+    # frames are flat colours, so the backgrounds differ and none is still zero.
+    backgrounds = np.asarray(model.generator.get_layer("take_background").backgrounds)
+    assert np.all(np.abs(backgrounds).mean(axis=(1, 2, 3)) > 0.1)
+    assert np.abs(backgrounds[0] - backgrounds[2]).mean() > 0.1

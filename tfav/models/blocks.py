@@ -111,11 +111,12 @@ def project_to_map(x, filters: int, prefix: str = ""):
 
 
 def decoder(x, base_filters: int, image_size: int, upsampling: str = "deconv",
-            prefix: str = ""):
+            prefix: str = "", channels: int = 3, activation="tanh"):
     """DCGAN decoder of a vector to a tanh RGB image ``[B, S, S, 3]``.
 
     ``project_to_map``, then ``up_block``s ``<prefix>up1..`` to ``image_size / 2``
-    with the channels of ``width`` and a last ``upsample`` ``<prefix>image`` to RGB.
+    with the channels of ``width`` and a last ``upsample`` ``<prefix>image`` to RGB
+    (or to ``channels`` maps with ``activation``, e.g. ``TakeBackground``'s 3 + 1).
 
     Raises:
         ConfigError: For a bad ``image_size`` or ``upsampling``.
@@ -125,7 +126,8 @@ def decoder(x, base_filters: int, image_size: int, upsampling: str = "deconv",
     x = project_to_map(x, width(base_filters, 4, image_size), prefix)
     for i in range(1, n_up):
         x = up_block(x, width(base_filters, 4 << i, image_size), f"{prefix}up{i}", upsampling)
-    return upsample(x, 3, f"{prefix}image", upsampling, use_bias=True, activation="tanh")
+    return upsample(x, channels, f"{prefix}image", upsampling, use_bias=True,
+                    activation=activation)
 
 
 def down_block(x, filters: int, name: str, spectral_norm: bool = False, strides=2, kernel=4,
@@ -209,6 +211,46 @@ class TakeCode(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "takes": self.takes}
+
+
+@keras.saving.register_keras_serializable(package="tfav")
+class TakeBackground(layers.Layer):
+    """A take's own background behind a generated foreground: the two-stream
+    generator of Vondrick et al. 2016 ("Generating Videos with Scene Dynamics", sec.
+    3.1), ``G = m * f + (1 - m) * b``, with the background ``b`` a learned image per
+    training take (a take is one room before one fixed camera).
+
+    Inputs ``[raw [B, S, S, 4], code [B, >= takes]]``: ``f = tanh(raw[..., :3])``,
+    ``m = sigmoid(raw[..., 3] + mask_offset)`` (the offset, -2, lets the background
+    show through at the start, ``m`` about 0.12), ``b = code[:, :takes] @ backgrounds``
+    (the one-hot of ``TakeCode`` picks the take's image). ``backgrounds`` [takes, S, S,
+    3] start at zero; ``tfav.objectives.take_gan.prepare`` sets them to each take's
+    per-pixel median training frame before training, and training refines them.
+    """
+
+    def __init__(self, takes: int, mask_offset: float = -2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.takes, self.mask_offset = int(takes), float(mask_offset)
+
+    def build(self, input_shape):
+        raw_shape, _ = input_shape
+        self.backgrounds = self.add_weight(
+            name="backgrounds", shape=(self.takes, raw_shape[1], raw_shape[2], 3),
+            initializer="zeros")
+
+    def call(self, inputs):
+        raw, code = inputs
+        foreground = ops.tanh(raw[..., :3])
+        mask = ops.sigmoid(raw[..., 3:4] + ops.cast(self.mask_offset, raw.dtype))
+        background = ops.einsum("bk,khwc->bhwc", ops.cast(code[:, : self.takes], raw.dtype),
+                                ops.cast(self.backgrounds, raw.dtype))
+        return mask * foreground + (1.0 - mask) * background
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[0][:-1], 3)
+
+    def get_config(self):
+        return {**super().get_config(), "takes": self.takes, "mask_offset": self.mask_offset}
 
 
 @keras.saving.register_keras_serializable(package="tfav")

@@ -15,6 +15,7 @@ from keras import layers
 from tfav.errors import ConfigError
 from tfav.models.blocks import (
     UPSAMPLING,  # noqa: F401  (re-exported: documented as ``generators.UPSAMPLING``)
+    TakeBackground,
     TakeCode,
     bn_relu,
     check_upsampling,
@@ -31,13 +32,14 @@ def _compress(encoding, compressed_dim, name="phi"):
 
 
 def _condition(encoding_dim, z_dim, compressed_dim, takes=0):
-    """Inputs, and phi concatenated with z: the head shared by both generators. With
-    ``takes``, z's first ``takes`` entries become a one-hot take (``TakeCode``)."""
+    """Inputs, the noise (with ``takes``, z's first ``takes`` entries become a one-hot
+    take, ``TakeCode``), and phi concatenated with it: the head shared by both
+    generators."""
     encoding = keras.Input((encoding_dim,), name="encoding")
     z = keras.Input((z_dim,), name="z")
     noise = TakeCode(takes, name="take_code")(z) if takes else z
-    return encoding, z, layers.Concatenate(name="phi_z")([_compress(encoding, compressed_dim),
-                                                          noise])
+    return encoding, z, noise, layers.Concatenate(name="phi_z")(
+        [_compress(encoding, compressed_dim), noise])
 
 
 def sound_to_image_generator(
@@ -48,6 +50,7 @@ def sound_to_image_generator(
     image_size: int = 64,
     upsampling: str = "deconv",
     takes: int = 0,
+    take_backgrounds: bool = False,
     name: str = "sound_to_image_generator",
 ) -> keras.Model:
     """S2I generator ``G_{S->I}(z, phi(A))`` (Chen et al. sec. 3.1).
@@ -68,6 +71,8 @@ def sound_to_image_generator(
         upsampling: ``"deconv"`` (the paper) or ``"resize"``.
         takes: With > 0, the first ``takes`` entries of ``z`` choose a training take
             (``blocks.TakeCode``; ``tfav.objectives.take_gan``); ``z_dim`` counts them.
+        take_backgrounds: With ``takes``, the decoder draws a foreground and a mask over
+            the chosen take's learned background image (``blocks.TakeBackground``).
         name: Model name.
 
     Returns:
@@ -83,8 +88,14 @@ def sound_to_image_generator(
     check_upsampling(upsampling)
     if takes >= z_dim:
         raise ConfigError(f"z_dim {z_dim} must exceed the {takes} take entries")
-    encoding, z, h = _condition(encoding_dim, z_dim, compressed_dim, takes)
-    image = decoder(h, base_filters, image_size, upsampling)
+    if take_backgrounds and not takes:
+        raise ConfigError("take backgrounds need take codes (takes > 0)")
+    encoding, z, noise, h = _condition(encoding_dim, z_dim, compressed_dim, takes)
+    if take_backgrounds:
+        raw = decoder(h, base_filters, image_size, upsampling, channels=4, activation=None)
+        image = TakeBackground(takes, name="take_background")([raw, noise])
+    else:
+        image = decoder(h, base_filters, image_size, upsampling)
     return keras.Model([encoding, z], image, name=name)
 
 
@@ -144,7 +155,7 @@ def image_to_sound_generator(
         raise ConfigError(f"extra_conv_layers must be >= 1, got {extra_conv_layers}")
     check_upsampling(upsampling)
     b = base_filters
-    encoding, z, h = _condition(encoding_dim, z_dim, compressed_dim)
+    encoding, z, _, h = _condition(encoding_dim, z_dim, compressed_dim)
     x = project_to_map(h, 8 * b)
     x = up_block(x, 4 * b, name="up1", upsampling=upsampling)
     x = up_block(x, 2 * b, name="up2", upsampling=upsampling)

@@ -27,6 +27,13 @@ the first S training steps its loss is ``lambda`` times the L1 term (the eq. (3)
 weigh 0), as SRGAN and ESRGAN (Wang et al. 2018, sec. 3.4) pre-train a PSNR-oriented
 generator before the adversarial one; D trains from the first step on, so it knows the
 real frames when its gradients reach G.
+
+With ``take_backgrounds`` the generator draws a foreground and its mask over the
+take's own background image (``tfav.models.blocks.TakeBackground``, the two-stream
+generator of Vondrick et al. 2016, ``G = m * f + (1 - m) * b``): :func:`prepare` sets
+each take's background to the per-pixel median of its training frames (the room and
+the still parts of the player; the median drops what moves), and training refines it,
+so the room is clean from the first step and the generator's steps go to the figure.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from __future__ import annotations
 import dataclasses
 
 import keras
+import numpy as np
 from keras import ops
 
 from tfav.data import layout
@@ -119,6 +127,9 @@ class TakeHyper(ChenHyper):
     warmup_steps: int = hyper_field(
         0, "take codes: training steps in which G learns the L1 reconstruction alone "
         "before the adversarial terms join (default 0)", low=0)
+    take_backgrounds: bool = hyper_field(
+        False, "take codes: G draws a foreground and a mask over each take's background "
+        "image, started at the median of the take's training frames (default off)")
 
 
 def dataset_options(task, hyper, resources):
@@ -149,7 +160,8 @@ def build(ctx: registry.BuildContext) -> TakeGAN:
     z_dim = len(takes) + hyper.z_dim
     generator = generators.sound_to_image_generator(
         z_dim=z_dim, base_filters=ctx.base_filters, image_size=ctx.image_size,
-        upsampling=hyper.upsampling, takes=len(takes))
+        upsampling=hyper.upsampling, takes=len(takes),
+        take_backgrounds=hyper.take_backgrounds)
     discriminator = discriminators.sound_to_image_discriminator(
         base_filters=ctx.base_filters, image_size=ctx.image_size,
         spectral_norm=hyper.spectral_norm, num_classes=classes,
@@ -167,6 +179,33 @@ def build(ctx: registry.BuildContext) -> TakeGAN:
     return model
 
 
+def median_frames(dataset, takes: int) -> np.ndarray:
+    """The per-pixel median of every take's frames in ``dataset`` (batches with
+    ``target`` and ``take``): ``[takes, S, S, 3]``, zero for a take with no frame."""
+    frames: dict[int, list] = {}
+    for batch in dataset:
+        for image, take in zip(np.asarray(batch["target"], np.float32),
+                               np.asarray(batch["take"]), strict=True):
+            frames.setdefault(int(take), []).append(image)
+    shape = next(iter(frames.values()))[0].shape
+    out = np.zeros((takes, *shape), np.float32)
+    for take, images in frames.items():
+        out[take] = np.median(np.stack(images), axis=0)
+    return out
+
+
+def prepare(model, dataset, log=print):
+    """With take backgrounds, start each take's background (in the generator and its
+    average) at the median of the take's training frames."""
+    layer_name = "take_background"
+    if not any(layer.name == layer_name for layer in model.generator.layers):
+        return
+    backgrounds = median_frames(dataset, len(model.takes))
+    for generator in {id(g): g for g in (model.generator, model.sampling_generator)}.values():
+        generator.get_layer(layer_name).backgrounds.assign(backgrounds)
+    log(f"[tfav] take backgrounds: the median frame of each of {len(model.takes)} takes")
+
+
 OBJECTIVE = registry.register(registry.Objective(
     "take_gan", TakeHyper, build, condition_encoder=gan_cls.condition_encoder,
-    dataset_options=dataset_options))
+    dataset_options=dataset_options, prepare=prepare))
