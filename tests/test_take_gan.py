@@ -184,3 +184,15 @@ def test_take_gan_trains_from_the_cli_path_and_keeps_its_takes(tiny_pairs, tmp_p
     backgrounds = np.asarray(model.generator.get_layer("take_background").backgrounds)
     assert np.all(np.abs(backgrounds).mean(axis=(1, 2, 3)) > 0.1)
     assert np.abs(backgrounds[0] - backgrounds[2]).mean() > 0.1
+    # The generator, take code and backgrounds included, converts to builtin TFLite ops
+    # (keras.ops.argmax would add a BitwiseAnd TFLite lacks), and runs.
+    from test_export import _runner
+
+    from tfav import serving
+
+    path = serving.export_run(run, fmt="tflite", version=1, out=tmp_path / "models",
+                              progress=False).tflite
+    waves = np.random.default_rng(0).uniform(-0.3, 0.3, (2, 22050)).astype("float32")
+    z = np.random.default_rng(1).standard_normal((2, 7)).astype("float32")
+    got = _runner(path, "with_noise")(waveform=waves, z=z)["image_float"]
+    assert got.shape == (2, 64, 64, 3) and np.isfinite(got).all()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 import keras
+import tensorflow as tf
 from keras import layers, ops
 
 from tfav.errors import ConfigError
@@ -202,7 +203,8 @@ class TakeCode(layers.Layer):
         self.takes = int(takes)
 
     def call(self, z):
-        index = ops.argmax(z[:, : self.takes], axis=-1)
+        # tf.argmax: keras.ops.argmax adds a BitwiseAnd (for -0.0), which TFLite lacks.
+        index = tf.argmax(z[:, : self.takes], axis=-1)
         code = ops.one_hot(index, self.takes, dtype=z.dtype)
         return ops.concatenate([code, z[:, self.takes :]], axis=-1)
 
