@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
@@ -225,9 +226,11 @@ class TakeBackground(layers.Layer):
     Inputs ``[raw [B, S, S, 4], code [B, >= takes]]``: ``f = tanh(raw[..., :3])``,
     ``m = sigmoid(raw[..., 3] + mask_offset)`` (the offset, -2, lets the background
     show through at the start, ``m`` about 0.12), ``b = code[:, :takes] @ backgrounds``
-    (the one-hot of ``TakeCode`` picks the take's image). ``backgrounds`` [takes, S, S,
-    3] start at zero; ``tfav.objectives.take_gan.prepare`` sets them to each take's
-    per-pixel median training frame before training, and training refines them.
+    (the one-hot of ``TakeCode`` picks the take's image) with ``backgrounds =
+    tanh(weights)``, so every output stays in [-1, 1]. The weights [takes, S, S, 3]
+    start at zero; ``tfav.objectives.take_gan.prepare`` sets each take's background
+    to its per-pixel median training frame (:meth:`set_backgrounds`) before training,
+    and training refines them.
     """
 
     def __init__(self, takes: int, mask_offset: float = -2.0, **kwargs):
@@ -236,9 +239,20 @@ class TakeBackground(layers.Layer):
 
     def build(self, input_shape):
         raw_shape, _ = input_shape
-        self.backgrounds = self.add_weight(
+        self.background_logits = self.add_weight(
             name="backgrounds", shape=(self.takes, raw_shape[1], raw_shape[2], 3),
             initializer="zeros")
+
+    @property
+    def backgrounds(self):
+        """The background images ``[takes, S, S, 3]`` in (-1, 1)."""
+        return ops.tanh(self.background_logits)
+
+    def set_backgrounds(self, images):
+        """Start the backgrounds at ``images`` [takes, S, S, 3] in [-1, 1] (clipped to
+        +-0.995 first, where tanh is invertible)."""
+        images = np.clip(np.asarray(images, np.float32), -0.995, 0.995)
+        self.background_logits.assign(np.arctanh(images))
 
     def call(self, inputs):
         raw, code = inputs

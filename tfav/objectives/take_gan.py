@@ -202,7 +202,7 @@ def prepare(model, dataset, log=print):
         return
     backgrounds = median_frames(dataset, len(model.takes))
     for generator in {id(g): g for g in (model.generator, model.sampling_generator)}.values():
-        generator.get_layer(layer_name).backgrounds.assign(backgrounds)
+        generator.get_layer(layer_name).set_backgrounds(backgrounds)
     log(f"[tfav] take backgrounds: the median frame of each of {len(model.takes)} takes")
 
 
