@@ -19,7 +19,9 @@ paired L1 of the take's code at weights 10, 30 and 100 (``tfav.objectives.take_g
 ``take_rw30_warm200`` is ``take_rw30`` whose first 200 steps (about 6 of the 20 epochs)
 train G on the L1 alone (SRGAN/ESRGAN's pre-training); ``take_bg_rw30`` is ``take_rw30``
 whose G draws a foreground and a mask over each take's background image, started at
-the take's median training frame (Vondrick et al. 2016's two streams). Same data
+the take's median training frame (Vondrick et al. 2016's two streams), ``take_bg_rw100``
+the same at L1 weight 100 (the room is matched from the start, so the L1 that is left
+is in what moves). Same data
 and seeds; each run is measured by ``tfav.evaluate`` at its ``best.keras`` and at
 its last epoch, with the measures nothing trains on (judge FID/KID, spectrum gap,
 TV ratio, noise spread) beside the verifier and the pose error next to the
@@ -74,6 +76,9 @@ RECIPES = {
     "take_bg_rw30": ("take_gan", {"g_steps": 2, "joint_d_batch": True,
                                   "reconstruction_weight": 30.0, "take_backgrounds": True},
                      20),
+    "take_bg_rw100": ("take_gan", {"g_steps": 2, "joint_d_batch": True,
+                                   "reconstruction_weight": 100.0, "take_backgrounds": True},
+                      20),
 }
 
 KEYS = ("acc_val", "pose_error", "pose_error_sound_regressor", "pose_error_hand",
