@@ -467,7 +467,8 @@ def markdown(result) -> str:
                   f"{verdict('identity_ratio')}; real videos "
                   f"{_f(s['identity_ratio_real'], '{:.2f}')}x; generated videos of different "
                   f"players are {_f(s['identity_between_players_generated'], '{:.2f}')} apart",
-                  "", "![real frames every 0.5 s above the generated ones](performance_video.png)",
+                  "", "![real frames every 0.5 s above the generated ones]"
+                  f"({result.get('name', 'performance_video')}.png)",
                   ""]
     i2s = result.get("i2s")
     if i2s:
@@ -548,6 +549,9 @@ def main(argv=None):
                    "temporary one)")
     p.add_argument("--work", help="keep the generated videos and soundtracks here "
                    "(default: a temporary folder, removed)")
+    p.add_argument("--name", default="performance_video",
+                   help="results/<name>.{json,md,png,gif} (default performance_video, the "
+                   "main model's; another name for a recipe's videos)")
     for name in ("pose-regressor", "pose-from-sound", "judge", "sound-encoder"):
         p.add_argument(f"--{name}", help=f"a trained {name.replace('-', '_')} (default: the "
                        "cached one of the run's dataset)")
@@ -558,8 +562,8 @@ def main(argv=None):
         p.error("--videos and --seconds must be positive")
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="performance_video-"))
     try:
-        result = {"videos": args.videos, "seconds": args.seconds, "fps": args.fps,
-                  "seed": args.seed, "s2i": None, "i2s": None}
+        result = {"name": args.name, "videos": args.videos, "seconds": args.seconds,
+                  "fps": args.fps, "seed": args.seed, "s2i": None, "i2s": None}
         sheet, gif = [], []
         if args.run:
             result["s2i"], sheet, gif = s2i_part(args, work)
@@ -568,9 +572,9 @@ def main(argv=None):
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
-    contact_sheet(RESULTS / "performance_video.png", sheet)
-    write_gif(RESULTS / "performance_video.gif", gif, args.fps / 2)
-    write_results("performance_video", result, markdown)
+    contact_sheet(RESULTS / f"{args.name}.png", sheet)
+    write_gif(RESULTS / f"{args.name}.gif", gif, args.fps / 2)
+    write_results(args.name, result, markdown)
     return result
 
 
