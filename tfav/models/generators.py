@@ -51,6 +51,7 @@ def sound_to_image_generator(
     upsampling: str = "deconv",
     takes: int = 0,
     take_backgrounds: bool = False,
+    mask_offset: float = -2.0,
     name: str = "sound_to_image_generator",
 ) -> keras.Model:
     """S2I generator ``G_{S->I}(z, phi(A))`` (Chen et al. sec. 3.1).
@@ -73,6 +74,8 @@ def sound_to_image_generator(
             (``blocks.TakeCode``; ``tfav.objectives.take_gan``); ``z_dim`` counts them.
         take_backgrounds: With ``takes``, the decoder draws a foreground and a mask over
             the chosen take's learned background image (``blocks.TakeBackground``).
+        mask_offset: ``TakeBackground``'s offset of the mask logit (-2: the
+            background shows through at the start).
         name: Model name.
 
     Returns:
@@ -93,7 +96,7 @@ def sound_to_image_generator(
     encoding, z, noise, h = _condition(encoding_dim, z_dim, compressed_dim, takes)
     if take_backgrounds:
         raw = decoder(h, base_filters, image_size, upsampling, channels=4, activation=None)
-        image = TakeBackground(takes, name="take_background")([raw, noise])
+        image = TakeBackground(takes, mask_offset, name="take_background")([raw, noise])
     else:
         image = decoder(h, base_filters, image_size, upsampling)
     return keras.Model([encoding, z], image, name=name)

@@ -130,6 +130,9 @@ class TakeHyper(ChenHyper):
     take_backgrounds: bool = hyper_field(
         False, "take codes: G draws a foreground and a mask over each take's background "
         "image, started at the median of the take's training frames (default off)")
+    mask_offset: float = hyper_field(
+        -2.0, "take backgrounds: offset of the foreground mask's logit; -2 lets the "
+        "background show through at the start (mask about 0.12), 0 starts at one half")
 
 
 def dataset_options(task, hyper, resources):
@@ -161,7 +164,7 @@ def build(ctx: registry.BuildContext) -> TakeGAN:
     generator = generators.sound_to_image_generator(
         z_dim=z_dim, base_filters=ctx.base_filters, image_size=ctx.image_size,
         upsampling=hyper.upsampling, takes=len(takes),
-        take_backgrounds=hyper.take_backgrounds)
+        take_backgrounds=hyper.take_backgrounds, mask_offset=hyper.mask_offset)
     discriminator = discriminators.sound_to_image_discriminator(
         base_filters=ctx.base_filters, image_size=ctx.image_size,
         spectral_norm=hyper.spectral_norm, num_classes=classes,
