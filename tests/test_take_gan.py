@@ -41,13 +41,15 @@ def test_pipeline_gives_each_pair_its_take(tiny_pairs):
     assert "take" not in plain
 
 
-def _model(takes=("a", "b"), weight=100.0, warmup_steps=0, take_backgrounds=False):
+def _model(takes=("a", "b"), weight=100.0, warmup_steps=0, take_backgrounds=False,
+           motion_emphasis=0.0):
     task = tasks.get_task("s2i_pose")
     objective = objectives.get("take_gan")
     hyper = objective.make_hyper({"base_filters": 4, "z_dim": 4, "generator_average": 0.0,
                                   "reconstruction_weight": weight, "learning_rate": 2e-3,
                                   "warmup_steps": warmup_steps,
-                                  "take_backgrounds": take_backgrounds})
+                                  "take_backgrounds": take_backgrounds,
+                                  "motion_emphasis": motion_emphasis})
     encoder = encoders.encoder_from_classifier(encoders.sound_classifier(3, base_filters=4))
     return objective.build(registry.BuildContext(task, 3, hyper, encoder, 64, 0,
                                                  {"takes": list(takes)}))
@@ -199,3 +201,25 @@ def test_take_gan_trains_from_the_cli_path_and_keeps_its_takes(tiny_pairs, tmp_p
     z = np.random.default_rng(1).standard_normal((2, 7)).astype("float32")
     got = _runner(path, "with_noise")(waveform=waves, z=z)["image_float"]
     assert got.shape == (2, 64, 64, 3) and np.isfinite(got).all()
+
+
+def test_motion_emphasis_weighs_the_l1_where_the_frame_leaves_its_background():
+    """Weights have mean 1 per image; a pixel at distance d from the take's background
+    weighs 1 + beta * d / mean(d) times a still one; beta 0 is the plain L1; it needs
+    backgrounds."""
+    model = _model(take_backgrounds=True, motion_emphasis=4.0)
+    backgrounds = np.zeros((2, 64, 64, 3), "float32")
+    backgrounds[1] = 0.5
+    model.generator.get_layer("take_background").set_backgrounds(backgrounds)
+    target = np.zeros((2, 64, 64, 3), "float32")
+    target[1] = 0.5
+    target[:, :8, :8] = 0.9  # the same moving patch over each take's still background
+    w = np.asarray(model.reconstruction_weights(target, np.array([0, 1], "int32")))
+    assert w.shape == (2, 64, 64, 1)
+    np.testing.assert_allclose(w.mean(axis=(1, 2, 3)), 1.0, rtol=1e-3)
+    # the patch covers 1/64 of the image, so d / mean(d) = 64 there: 1 + 4 * 64
+    np.testing.assert_allclose(w[:, 0, 0, 0] / w[:, 40, 40, 0], 257.0, rtol=1e-3)
+    np.testing.assert_allclose(w[:, 40, 40, 0], w[0, 63, 63, 0], rtol=1e-6)
+    assert _model(take_backgrounds=True).reconstruction_weights(target, [0, 1]) == 1.0
+    with pytest.raises(ConfigError, match="needs take_backgrounds"):
+        _model(motion_emphasis=1.0)

@@ -34,6 +34,19 @@ generator of Vondrick et al. 2016, ``G = m * f + (1 - m) * b``): :func:`prepare`
 each take's background to the per-pixel median of its training frames (the room and
 the still parts of the player; the median drops what moves), and training refines it,
 so the room is clean from the first step and the generator's steps go to the figure.
+
+Over a background that already holds the room and the still parts of the player, the
+plain L1 is nearly met by drawing nothing: the left hand and the lean move a few
+pixels, and the mask learns to show the median pose whatever the sound. With
+``motion_emphasis`` beta > 0 the L1 is weighed per pixel by how far the real frame is
+from its take's background,
+
+    w = (1 + beta * d / mean(d)) / (1 + beta),  d = mean_c |I - b_take|  (b held fixed),
+
+so its mean weight stays 1 (the same total L1 weight) while a pixel at distance ``d``
+from the background weighs ``1 + beta * d / mean(d)`` times one where the frame is the
+background: the L1 goes to what moves (the hand, the lean, the bow), as the
+motion-weighted losses of video prediction do. Needs ``take_backgrounds``.
 """
 
 from __future__ import annotations
@@ -65,10 +78,12 @@ class TakeGAN(ConditionalGAN):
         Others: as :class:`ConditionalGAN`.
     """
 
-    CONFIG = (*ConditionalGAN.CONFIG, "takes", "reconstruction_weight", "warmup_steps")
+    CONFIG = (*ConditionalGAN.CONFIG, "takes", "reconstruction_weight", "warmup_steps",
+              "motion_emphasis")
 
     def __init__(self, generator, discriminator, condition_encoder, takes=(),
-                 reconstruction_weight=10.0, warmup_steps=0, **kwargs):
+                 reconstruction_weight=10.0, warmup_steps=0, motion_emphasis=0.0,
+                 **kwargs):
         super().__init__(generator, discriminator, condition_encoder, **kwargs)
         self.takes = [str(t) for t in takes]
         if not self.takes or len(self.takes) >= self.z_dim:
@@ -78,6 +93,13 @@ class TakeGAN(ConditionalGAN):
         self.warmup_steps = int(warmup_steps)
         if self.warmup_steps < 0:
             raise ConfigError(f"take codes: warmup_steps must be >= 0, not {warmup_steps}")
+        self.motion_emphasis = float(motion_emphasis)
+        if self.motion_emphasis < 0:
+            raise ConfigError(f"take codes: motion_emphasis must be >= 0, not "
+                              f"{motion_emphasis}")
+        if self.motion_emphasis > 0 and self._backgrounds() is None:
+            raise ConfigError("take codes: motion_emphasis weighs the L1 by the distance "
+                              "to the take's background; it needs take_backgrounds")
         self.make_trackers([*self.trackers, "reconstruction", "adversarial"])
 
     def pair_noise(self, take):
@@ -86,11 +108,30 @@ class TakeGAN(ConditionalGAN):
         code = ops.one_hot(take, len(self.takes), dtype=z.dtype)
         return ops.concatenate([code, z[:, len(self.takes):]], axis=-1)
 
+    def _backgrounds(self):
+        """The generator's take backgrounds ``[takes, S, S, 3]``, or None without them."""
+        found = [layer for layer in self.generator.layers if layer.name == "take_background"]
+        return found[0].backgrounds if found else None
+
+    def reconstruction_weights(self, target, take):
+        """The per-pixel L1 weights ``[B, S, S, 1]`` (mean 1 per image): 1 without
+        ``motion_emphasis``, else more where ``target`` differs from its take's
+        background (module docstring)."""
+        if self.motion_emphasis == 0:
+            return 1.0
+        background = ops.stop_gradient(ops.take(self._backgrounds(), take, axis=0))
+        distance = ops.mean(ops.abs(target - ops.cast(background, target.dtype)), axis=-1,
+                            keepdims=True)
+        scale = ops.mean(distance, axis=(1, 2, 3), keepdims=True) + 1e-6
+        beta = self.motion_emphasis
+        return (1.0 + beta * distance / scale) / (1.0 + beta)
+
     def train_step(self, batch):
         require(batch, "take", why="take codes need (the pipeline adds it for --recipe "
                 "take_gan)")
         encoding = self.encoding_of(batch)
         target = ops.convert_to_tensor(batch["target"], dtype=encoding.dtype)
+        weights = self.reconstruction_weights(ops.cast(target, "float32"), batch["take"])
         fake = self.generator([encoding, self.pair_noise(batch["take"])], training=True)
         # 0 while the generator learns the reconstruction alone, then 1 (read before this
         # step's D update, so exactly the first warmup_steps steps are the warm-up).
@@ -102,8 +143,8 @@ class TakeGAN(ConditionalGAN):
             drawn = self.generator([encoding, self.pair_noise(batch["take"])], training=True)
             logit, classes = self._d_fake(drawn, encoding, batch, encoding)
             class_loss = self._class_loss(classes, batch)
-            reconstruction = ops.mean(ops.abs(ops.cast(drawn, "float32")
-                                              - ops.cast(target, "float32")))
+            reconstruction = ops.mean(weights * ops.abs(ops.cast(drawn, "float32")
+                                                        - ops.cast(target, "float32")))
             loss = (adversarial * (gan_cls_generator_loss(logit) + class_loss)  # eq. (3)
                     + self.reconstruction_weight * reconstruction)
             return loss, class_loss, reconstruction
@@ -133,6 +174,10 @@ class TakeHyper(ChenHyper):
     mask_offset: float = hyper_field(
         -2.0, "take backgrounds: offset of the foreground mask's logit; -2 lets the "
         "background show through at the start (mask about 0.12), 0 starts at one half")
+    motion_emphasis: float = hyper_field(
+        0.0, "take backgrounds: a pixel at distance d from its take's background weighs "
+        "1 + this * d / mean(d) in the L1 (mean weight 1; default 0, the plain L1)",
+        low=0.0)
 
 
 def dataset_options(task, hyper, resources):
@@ -172,7 +217,7 @@ def build(ctx: registry.BuildContext) -> TakeGAN:
     model = TakeGAN(
         generator, discriminator, ctx.encoder, takes=takes,
         reconstruction_weight=hyper.reconstruction_weight,
-        warmup_steps=hyper.warmup_steps, z_dim=z_dim,
+        warmup_steps=hyper.warmup_steps, motion_emphasis=hyper.motion_emphasis, z_dim=z_dim,
         use_wrong_pairs=task.wrong_pairs is not None, g_steps=ctx.g_steps, seed=ctx.seed,
         generator_average=hyper.generator_average, augment=hyper.augment,
         joint_d_batch=registry.resolved(hyper, "joint_d_batch", task),
