@@ -94,7 +94,8 @@ RECIPES = {
                                   "motion_emphasis": 16.0}, 20),
 }
 
-KEYS = ("acc_val", "pose_error", "pose_error_sound_regressor", "pose_error_hand",
+KEYS = ("acc_val", "pose_error", "pose_error_sound_regressor", "pose_error_retrieval",
+        "pose_error_hand", "pose_error_hand_retrieval", "pose_error_dynamics_retrieval",
         "pose_error_hand_sound_regressor", "pose_error_dynamics",
         "pose_error_dynamics_sound_regressor", "spectrum_gap_db", "real_halves_spectrum_gap_db",
         "tv_ratio", "contrast_ratio", "colourfulness_ratio", "noise_spread",

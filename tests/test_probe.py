@@ -44,3 +44,28 @@ def test_short_and_long_chunks_are_the_pipelines_from_either_folder(tiny_pairs, 
             np.testing.assert_array_equal(again.data[split][key], some.data[split][key])
         assert set(again.data[split]["name"]) <= set(TINY_CATEGORIES)
 
+
+
+def test_retrieval_pose_error_reads_the_frame_nearest_the_sound_estimate():
+    """For each sound the pool frame whose pose is nearest the estimate is read by the
+    regressor and compared with the true pose; a perfect estimate over a pool holding
+    every true pose scores the regressor's own error on those frames (here 0)."""
+    import keras
+
+    from tfav.probe import retrieval_pose_error
+
+    rng = np.random.default_rng(0)
+    poses = rng.uniform(0, 1, (50, 3)).astype("float32")
+    images = np.zeros((50, 8, 8, 3), "float32")
+    images[:, 0, 0] = poses  # the picture carries its pose in one pixel
+    reader = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Lambda(lambda x: x[:, 0, 0])])
+    pool = {"image": images, "pose": poses}
+    target = poses[[3, 7, 11]]
+    exact = retrieval_pose_error(pool, target + 0.001, target, reader)
+    np.testing.assert_allclose(exact.per_dimension, 0.0, atol=1e-6)
+    estimate = target + np.float32(0.3)  # far off: the nearest frames are other ones
+    nearest = [np.abs(poses - e).sum(1).argmin() for e in estimate]
+    got = retrieval_pose_error(pool, estimate, target, reader)
+    np.testing.assert_allclose(got.per_dimension, np.abs(poses[nearest] - target).mean(0),
+                               rtol=1e-5)
+    assert got.overall > 0.05

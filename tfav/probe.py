@@ -57,10 +57,14 @@ class Probe:
     pipeline's 0.5 s chunk, an image the pipeline's S x S crop.
     """
 
-    def __init__(self, task, arrays_by_split, index, image_size=64, grid_rows=8, seed=0):
+    def __init__(self, task, arrays_by_split, index, image_size=64, grid_rows=8, seed=0,
+                 categories=None):
         """``arrays_by_split``: ``{split: load_arrays(...)}``; ``index``: the data's
-        (:func:`tfav.data.pipeline.open_index`), for category names and ground truth."""
+        (:func:`tfav.data.pipeline.open_index`), for category names and ground truth;
+        ``categories``: those the arrays were drawn from (None: not known)."""
         self.task, self.index, self.seed = task, index, seed
+        self.categories, self.image_size = categories, image_size
+        self._training_frames = None
         self.data = {}
         for split, arrays in arrays_by_split.items():
             wave = arrays["waveform"]
@@ -95,7 +99,17 @@ class Probe:
             chosen = sorted(rng.choice(total, n, replace=False)) if total > n else None
             arrays[split] = pipeline.load_arrays(index, split, categories=categories,
                                                  image_size=image_size, positions=chosen)
-        return cls(task, arrays, index, image_size=image_size, seed=seed)
+        return cls(task, arrays, index, image_size=image_size, seed=seed, categories=categories)
+
+    def training_frames(self) -> dict:
+        """Every training pair of the probe's categories (images and poses), loaded once:
+        the pool of :func:`retrieval_pose_error`; without known categories, the probe's
+        own training pairs."""
+        if self._training_frames is None:
+            self._training_frames = self.data["train"] if self.categories is None else (
+                pipeline.load_arrays(self.index, "train", categories=self.categories,
+                                     image_size=self.image_size))
+        return self._training_frames
 
     def _grid_rows(self, n):
         d = self.data.get("validation") or self.data["train"]
@@ -333,8 +347,10 @@ def final_metrics(probe: Probe, model, evaluators: dict, seed: int = 0,
                 ),
             }
             if "pose_from_sound" in ev:  # what the sound alone tells of the pose: the ceiling
-                errors["_sound_regressor"] = metrics.pose_error(
-                    ev["pose_from_sound"].predict(val["lms"], verbose=0), val["pose"])
+                from_sound = ev["pose_from_sound"].predict(val["lms"], verbose=0)
+                errors["_sound_regressor"] = metrics.pose_error(from_sound, val["pose"])
+                errors["_retrieval"] = retrieval_pose_error(
+                    probe.training_frames(), from_sound, val["pose"], ev["pose_regressor"])
             for suffix, err in errors.items():
                 results[f"pose_error{suffix}"] = float(err.overall)
                 for dim, value in zip(metrics.POSE_DIMENSIONS, err.per_dimension, strict=True):
@@ -348,6 +364,32 @@ def final_metrics(probe: Probe, model, evaluators: dict, seed: int = 0,
         results.update(i2s_realism(probe, model, ev["sound_encoder"], gen, diversity_conditions))
 
     return {k: float(v) if isinstance(v, np.floating | float) else v for k, v in results.items()}
+
+
+def retrieval_pose_error(pool: dict, from_sound, target, pose_regressor):
+    """What a perfect generator would measure: for each sound, the real training frame
+    whose pose is nearest (L1) to the sound -> pose regressor's estimate, read by the
+    pose regressor and compared with the sound's true pose (``target``).
+
+    The pose error of generated images compounds two errors: what the sound cannot tell
+    (the sound regressor's error) and what the pose regressor misreads in a picture.
+    Neither alone is a reachable floor; this retrieval is: a real picture, in the pose
+    the sound implies as well as a regressor can tell it.
+
+    Args:
+        pool: ``image`` [M, S, S, 3] and ``pose`` [M, 3] of real training frames.
+        from_sound: [N, 3] poses estimated from the sounds.
+        target: [N, 3] the sounds' true poses.
+        pose_regressor: image -> pose.
+
+    Returns:
+        :class:`tfav.metrics.PoseError` of the retrieved frames.
+    """
+    poses = np.asarray(pool["pose"], np.float32)
+    nearest = np.stack([np.abs(poses - p).sum(axis=1).argmin()
+                        for p in np.asarray(from_sound, np.float32)])
+    read = pose_regressor.predict(np.asarray(pool["image"])[nearest], verbose=0)
+    return metrics.pose_error(read, target)
 
 
 def i2s_realism(probe: Probe, model, classifier, generated, conditions: int = 64) -> dict:
