@@ -26,7 +26,8 @@ is in what moves), ``take_bg_m0`` that of weight 30 whose mask starts at one hal
 ``take_bg_rw30`` whose L1 weighs each pixel by how far the real frame is from its
 take's background (``motion_emphasis`` 4: the same total weight, moved to what the
 sound moves), ``take_bg_me16`` the same at 16, ``take_bg_me4_e40`` that of 4 for 40
-epochs (the time the main command's budget leaves). Same data
+epochs (the time the main command's budget leaves), ``take_bg_me4_mask2`` that of 4
+with Vondrick et al.'s penalty on the mask (weight 2 on its mean). Same data
 and seeds; each run is measured by ``tfav.evaluate`` at its ``best.keras`` and at
 its last epoch, with the measures nothing trains on (judge FID/KID, spectrum gap,
 TV ratio, noise spread) beside the verifier and the pose error next to the
@@ -96,6 +97,10 @@ RECIPES = {
     "take_bg_me4_e40": ("take_gan", {"g_steps": 2, "joint_d_batch": True,
                                      "reconstruction_weight": 30.0, "take_backgrounds": True,
                                      "motion_emphasis": 4.0}, 40),
+    "take_bg_me4_mask2": ("take_gan", {"g_steps": 2, "joint_d_batch": True,
+                                       "reconstruction_weight": 30.0,
+                                       "take_backgrounds": True, "motion_emphasis": 4.0,
+                                       "mask_weight": 2.0}, 20),
 }
 
 KEYS = ("acc_val", "pose_error", "pose_error_sound_regressor", "pose_error_retrieval",

@@ -3,6 +3,7 @@ pair's own take in training; the pipeline gives every pair its take."""
 
 import json
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -42,14 +43,15 @@ def test_pipeline_gives_each_pair_its_take(tiny_pairs):
 
 
 def _model(takes=("a", "b"), weight=100.0, warmup_steps=0, take_backgrounds=False,
-           motion_emphasis=0.0):
+           motion_emphasis=0.0, mask_weight=0.0):
     task = tasks.get_task("s2i_pose")
     objective = objectives.get("take_gan")
     hyper = objective.make_hyper({"base_filters": 4, "z_dim": 4, "generator_average": 0.0,
                                   "reconstruction_weight": weight, "learning_rate": 2e-3,
                                   "warmup_steps": warmup_steps,
                                   "take_backgrounds": take_backgrounds,
-                                  "motion_emphasis": motion_emphasis})
+                                  "motion_emphasis": motion_emphasis,
+                                  "mask_weight": mask_weight})
     encoder = encoders.encoder_from_classifier(encoders.sound_classifier(3, base_filters=4))
     return objective.build(registry.BuildContext(task, 3, hyper, encoder, 64, 0,
                                                  {"takes": list(takes)}))
@@ -223,3 +225,27 @@ def test_motion_emphasis_weighs_the_l1_where_the_frame_leaves_its_background():
     assert _model(take_backgrounds=True).reconstruction_weights(target, [0, 1]) == 1.0
     with pytest.raises(ConfigError, match="needs take_backgrounds"):
         _model(motion_emphasis=1.0)
+
+
+def test_mask_weight_drives_the_foreground_mask_towards_the_background():
+    """The layer reports its mean mask in training only; with a mask weight, G's steps
+    lower it (the room shows the background unmixed); it needs backgrounds."""
+    rng = np.random.default_rng(2)
+    target = rng.uniform(-1, 1, (4, 64, 64, 3)).astype("float32")
+    batch = {"condition": rng.uniform(-1, 1, (4, 128, 44)).astype("float32"),
+             "target": target, "take": np.array([0, 1, 0, 1], "int32"),
+             "wrong_target": target[::-1].copy()}
+    means = []
+    for mask_weight in (0.0, 50.0):
+        keras.utils.set_random_seed(0)
+        model = _model(weight=0.0, take_backgrounds=True, mask_weight=mask_weight)
+        history = model.fit(tf.data.Dataset.from_tensors(batch).repeat(15), epochs=1,
+                            verbose=0).history
+        means.append(history["mask"][-1])
+        z = np.zeros((4, model.z_dim), "float32")
+        model.generator([model.condition_encoder(batch["condition"]), tf.constant(z)],
+                        training=False)
+        assert not model.generator.losses  # nothing added outside training
+    assert 0.0 < means[1] < 0.8 * means[0], means
+    with pytest.raises(ConfigError, match="needs take_backgrounds"):
+        _model(mask_weight=1.0)

@@ -230,7 +230,9 @@ class TakeBackground(layers.Layer):
     tanh(weights)``, so every output stays in [-1, 1]. The weights [takes, S, S, 3]
     start at zero; ``tfav.objectives.take_gan.prepare`` sets each take's background
     to its per-pixel median training frame (:meth:`set_backgrounds`) before training,
-    and training refines them.
+    and training refines them. In training the layer adds the mean of ``m`` to its
+    ``losses`` (the generator's ``losses``), which an objective may weigh to keep the
+    room to the background stream.
     """
 
     def __init__(self, takes: int, mask_offset: float = -2.0, **kwargs):
@@ -254,10 +256,12 @@ class TakeBackground(layers.Layer):
         images = np.clip(np.asarray(images, np.float32), -0.995, 0.995)
         self.background_logits.assign(np.arctanh(images))
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         raw, code = inputs
         foreground = ops.tanh(raw[..., :3])
         mask = ops.sigmoid(raw[..., 3:4] + ops.cast(self.mask_offset, raw.dtype))
+        if training:  # the mask's mean, for the L1 penalty of Vondrick et al. (eq. 2)
+            self.add_loss(ops.mean(ops.cast(mask, "float32")))
         background = ops.einsum("bk,khwc->bhwc", ops.cast(code[:, : self.takes], raw.dtype),
                                 ops.cast(self.backgrounds, raw.dtype))
         return mask * foreground + (1.0 - mask) * background

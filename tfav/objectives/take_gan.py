@@ -47,6 +47,11 @@ so its mean weight stays 1 (the same total L1 weight) while a pixel at distance 
 from the background weighs ``1 + beta * d / mean(d)`` times one where the frame is the
 background: the L1 goes to what moves (the hand, the lean, the bow), as the
 motion-weighted losses of video prediction do. Needs ``take_backgrounds``.
+
+With ``mask_weight`` mu > 0 the generator loss also has Vondrick et al.'s penalty on
+the mask (sec. 3.1, ``lambda |m|_1``; here ``mu * mean(m)``): where the foreground has
+nothing to draw (the room), the mask goes to zero and the background shows unmixed,
+instead of a veil of the foreground's grain at the starting mask of about 0.12.
 """
 
 from __future__ import annotations
@@ -79,11 +84,11 @@ class TakeGAN(ConditionalGAN):
     """
 
     CONFIG = (*ConditionalGAN.CONFIG, "takes", "reconstruction_weight", "warmup_steps",
-              "motion_emphasis")
+              "motion_emphasis", "mask_weight")
 
     def __init__(self, generator, discriminator, condition_encoder, takes=(),
                  reconstruction_weight=10.0, warmup_steps=0, motion_emphasis=0.0,
-                 **kwargs):
+                 mask_weight=0.0, **kwargs):
         super().__init__(generator, discriminator, condition_encoder, **kwargs)
         self.takes = [str(t) for t in takes]
         if not self.takes or len(self.takes) >= self.z_dim:
@@ -100,7 +105,11 @@ class TakeGAN(ConditionalGAN):
         if self.motion_emphasis > 0 and self._backgrounds() is None:
             raise ConfigError("take codes: motion_emphasis weighs the L1 by the distance "
                               "to the take's background; it needs take_backgrounds")
-        self.make_trackers([*self.trackers, "reconstruction", "adversarial"])
+        self.mask_weight = float(mask_weight)
+        if self.mask_weight < 0 or (self.mask_weight > 0 and self._backgrounds() is None):
+            raise ConfigError(f"take codes: mask_weight {mask_weight} must be >= 0 and "
+                              "needs take_backgrounds")
+        self.make_trackers([*self.trackers, "reconstruction", "adversarial", "mask"])
 
     def pair_noise(self, take):
         """Noise whose take entries are the one-hot of ``take`` [B] (the rest Gaussian)."""
@@ -145,17 +154,20 @@ class TakeGAN(ConditionalGAN):
             class_loss = self._class_loss(classes, batch)
             reconstruction = ops.mean(weights * ops.abs(ops.cast(drawn, "float32")
                                                         - ops.cast(target, "float32")))
+            # the mean mask of this call (TakeBackground's loss; 0 without backgrounds)
+            mask = (ops.sum(ops.stack(self.generator.losses)) if self.generator.losses
+                    else ops.zeros((), "float32"))
             loss = (adversarial * (gan_cls_generator_loss(logit) + class_loss)  # eq. (3)
-                    + self.reconstruction_weight * reconstruction)
-            return loss, class_loss, reconstruction
+                    + self.reconstruction_weight * reconstruction + self.mask_weight * mask)
+            return loss, class_loss, reconstruction, mask
 
         for _ in range(self.g_steps):
-            g_loss, class_loss, reconstruction = self.minimize(
+            g_loss, class_loss, reconstruction, mask = self.minimize(
                 g_loss_fn, self.g_optimizer, self.generator.trainable_weights)
         self.update_averaged_generator()
         return self.track({
             **self._track_values(d_loss, g_loss, real, wrong, fake_logits, class_loss),
-            "reconstruction": reconstruction, "adversarial": adversarial})
+            "reconstruction": reconstruction, "adversarial": adversarial, "mask": mask})
 
 
 @dataclasses.dataclass
@@ -178,6 +190,9 @@ class TakeHyper(ChenHyper):
         0.0, "take backgrounds: a pixel at distance d from its take's background weighs "
         "1 + this * d / mean(d) in the L1 (mean weight 1; default 0, the plain L1)",
         low=0.0)
+    mask_weight: float = hyper_field(
+        0.0, "take backgrounds: weight of the mean foreground mask in G's loss (Vondrick "
+        "et al.'s mask L1; default 0)", low=0.0)
 
 
 def dataset_options(task, hyper, resources):
@@ -217,7 +232,8 @@ def build(ctx: registry.BuildContext) -> TakeGAN:
     model = TakeGAN(
         generator, discriminator, ctx.encoder, takes=takes,
         reconstruction_weight=hyper.reconstruction_weight,
-        warmup_steps=hyper.warmup_steps, motion_emphasis=hyper.motion_emphasis, z_dim=z_dim,
+        warmup_steps=hyper.warmup_steps, motion_emphasis=hyper.motion_emphasis,
+        mask_weight=hyper.mask_weight, z_dim=z_dim,
         use_wrong_pairs=task.wrong_pairs is not None, g_steps=ctx.g_steps, seed=ctx.seed,
         generator_average=hyper.generator_average, augment=hyper.augment,
         joint_d_batch=registry.resolved(hyper, "joint_d_batch", task),
