@@ -101,14 +101,21 @@ class Probe:
                                                  image_size=image_size, positions=chosen)
         return cls(task, arrays, index, image_size=image_size, seed=seed, categories=categories)
 
-    def training_frames(self) -> dict:
-        """Every training pair of the probe's categories (images and poses), loaded once:
-        the pool of :func:`retrieval_pose_error`; without known categories, the probe's
-        own training pairs."""
+    def training_frames(self, limit: int = 4096) -> dict:
+        """The training pairs of the probe's categories (images and poses; at most
+        ``limit``, drawn with the probe's seed), loaded once: the pool of
+        :func:`retrieval_pose_error`; without known categories, the probe's own training
+        pairs."""
         if self._training_frames is None:
-            self._training_frames = self.data["train"] if self.categories is None else (
-                pipeline.load_arrays(self.index, "train", categories=self.categories,
-                                     image_size=self.image_size))
+            if self.categories is None:
+                self._training_frames = self.data["train"]
+            else:
+                total = self.index.count("train", self.categories)
+                chosen = None if total <= limit else sorted(
+                    np.random.default_rng(self.seed).choice(total, limit, replace=False))
+                self._training_frames = pipeline.load_arrays(
+                    self.index, "train", categories=self.categories,
+                    image_size=self.image_size, positions=chosen)
         return self._training_frames
 
     def _grid_rows(self, n):
@@ -385,9 +392,8 @@ def retrieval_pose_error(pool: dict, from_sound, target, pose_regressor):
     Returns:
         :class:`tfav.metrics.PoseError` of the retrieved frames.
     """
-    poses = np.asarray(pool["pose"], np.float32)
-    nearest = np.stack([np.abs(poses - p).sum(axis=1).argmin()
-                        for p in np.asarray(from_sound, np.float32)])
+    poses, estimates = np.asarray(pool["pose"], np.float32), np.asarray(from_sound, np.float32)
+    nearest = np.abs(estimates[:, None] - poses[None]).sum(axis=-1).argmin(axis=1)
     read = pose_regressor.predict(np.asarray(pool["image"])[nearest], verbose=0)
     return metrics.pose_error(read, target)
 

@@ -72,6 +72,13 @@ from tfav.objectives.losses import gan_cls_generator_loss
 from tfav.objectives.registry import hyper_field
 
 
+def background_layer(generator):
+    """The generator's ``TakeBackground`` layer, or None (a generator without take
+    backgrounds)."""
+    return next((layer for layer in generator.layers if layer.name == "take_background"),
+                None)
+
+
 @keras.saving.register_keras_serializable(package="tfav")
 class TakeGAN(ConditionalGAN):
     """:class:`ConditionalGAN` whose noise's first ``len(takes)`` entries name a take.
@@ -119,8 +126,8 @@ class TakeGAN(ConditionalGAN):
 
     def _backgrounds(self):
         """The generator's take backgrounds ``[takes, S, S, 3]``, or None without them."""
-        found = [layer for layer in self.generator.layers if layer.name == "take_background"]
-        return found[0].backgrounds if found else None
+        layer = background_layer(self.generator)
+        return None if layer is None else layer.backgrounds
 
     def reconstruction_weights(self, target, take):
         """The per-pixel L1 weights ``[B, S, S, 1]`` (mean 1 per image): 1 without
@@ -261,12 +268,11 @@ def median_frames(dataset, takes: int) -> np.ndarray:
 def prepare(model, dataset, log=print):
     """With take backgrounds, start each take's background (in the generator and its
     average) at the median of the take's training frames."""
-    layer_name = "take_background"
-    if not any(layer.name == layer_name for layer in model.generator.layers):
+    if background_layer(model.generator) is None:
         return
     backgrounds = median_frames(dataset, len(model.takes))
     for generator in {id(g): g for g in (model.generator, model.sampling_generator)}.values():
-        generator.get_layer(layer_name).set_backgrounds(backgrounds)
+        background_layer(generator).set_backgrounds(backgrounds)
     log(f"[tfav] take backgrounds: the median frame of each of {len(model.takes)} takes")
 
 
