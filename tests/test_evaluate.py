@@ -17,17 +17,20 @@ from tfav.training import evaluate_run, train
 @pytest.fixture
 def pose_run(tiny_pairs, tmp_path, monkeypatch):
     monkeypatch.setenv("TFAV_CACHE", str(tmp_path / "cache"))
-    hyper = ChenHyper(base_filters=8, z_dim=16)
+    # The task's own recipe (take codes over take backgrounds), smaller.
     return train("s2i_pose", data=tiny_pairs, instrument="violin", epochs=2, batch_size=2,
-                 out=tmp_path / "run", hyper=hyper, verbose=0)
+                 out=tmp_path / "run", hyper={"base_filters": 8, "z_dim": 16}, verbose=0)
 
 
 @pytest.mark.slow
 def test_evaluate_and_generate(pose_run, tmp_path, capsys):
     history = json.loads((pose_run / "state.json").read_text())["history"]
     # With pose ground truth, pose S2I is conditioned on the sound->pose encoding.
-    assert json.loads((pose_run / "config.json").read_text())["condition_encoder"] == (
-        "pose_from_sound")
+    config = json.loads((pose_run / "config.json").read_text())
+    assert config["condition_encoder"] == "pose_from_sound"
+    # Without --recipe, the task's own recipe: take codes over take backgrounds.
+    assert config["objective"] == "take_gan"
+    assert config["hyper"]["take_backgrounds"] and config["hyper"]["motion_emphasis"] == 4.0
     # The run measured its samples every epoch with the verifier and the pose regressor.
     assert all({"acc_train", "acc_val", "pose_err", "pose_err_train"} <= set(h) for h in history)
     # best.keras holds the epoch with the lowest selection score on training sounds:

@@ -19,7 +19,25 @@ def test_every_task_names_a_registered_objective():
 
 def test_hyper_of_another_objective_is_a_one_line_error():
     with pytest.raises(ConfigError, match="--ablation: not a hyperparameter of the gan_cls"):
+        objectives.make_hyper(tasks.get_task("s2i_instrument"), {"ablation": "ac"})
+    with pytest.raises(ConfigError, match="--ablation: not a hyperparameter of the take_gan"):
         objectives.make_hyper(tasks.get_task("s2i_pose"), {"ablation": "ac"})
+
+
+def test_a_task_s_own_settings_are_its_defaults_and_a_given_value_wins():
+    pose = tasks.get_task("s2i_pose")
+    assert pose.objective == "take_gan"
+    hyper = objectives.make_hyper(pose)
+    assert (hyper.reconstruction_weight, hyper.take_backgrounds, hyper.motion_emphasis) == (
+        30.0, True, 4.0)
+    assert objectives.make_hyper(pose, {"motion_emphasis": 0.0}).motion_emphasis == 0.0
+    # The objective's own defaults, which --recipe take_gan gets, are the plain ones.
+    plain = objectives.get("take_gan").make_hyper()
+    assert (plain.reconstruction_weight, plain.take_backgrounds, plain.motion_emphasis) == (
+        10.0, False, 0.0)
+    # Every task's settings name fields of its own objective.
+    for task in tasks.TASKS.values():
+        objectives.make_hyper(task)
 
 
 def test_each_objective_declares_only_its_own_fields():

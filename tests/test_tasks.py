@@ -62,8 +62,14 @@ def test_aux_classifier_adds_class_logits_to_chen_discriminators():
     hyper = ChenHyper(aux_classifier=True, base_filters=4)
     gan = objectives.build_model(tasks.get_task("s2i_instrument"), 5, hyper, encoder=encoder)
     assert gan.classifier and gan.discriminator.outputs[1].shape == (None, 5)
+    pose = tasks.get_task("s2i_pose")
     with pytest.raises(ConfigError, match="several categories"):
-        objectives.build_model(tasks.get_task("s2i_pose"), 5, hyper, encoder=encoder)
+        objectives.get("gan_cls").build(
+            objectives.BuildContext(pose, 5, hyper, encoder))
+    take_hyper = objectives.make_hyper(pose, {"aux_classifier": True, "base_filters": 4})
+    with pytest.raises(ConfigError, match="several categories"):
+        objectives.get("take_gan").build(objectives.BuildContext(
+            pose, 5, take_hyper, encoder, dataset_options={"takes": ["a", "b"]}))
 
 
 def test_image_augmentation_jitters_but_keeps_the_value_range():
@@ -93,7 +99,7 @@ def test_generator_steps_default_to_the_tasks_and_an_option_overrides_them():
     for task, hyper, expected in ((pose, ChenHyper(base_filters=4), 2),
                                   (chen, ChenHyper(base_filters=4), 1),
                                   (pose, ChenHyper(base_filters=4, g_steps=1), 1)):
-        gan = objectives.build_model(task, 5, hyper, encoder=encoder)
+        gan = objectives.get("gan_cls").build(objectives.BuildContext(task, 5, hyper, encoder))
         assert gan.g_steps == expected, task.name
 
 

@@ -111,7 +111,9 @@ def parse_args(argv=None):
     p.add_argument("--recipe", choices=[o.name for o in registry.all_objectives()
                                          if o.name != "supervised"],
                    help="GAN tasks: the objective that trains the task instead of its own, "
-                   "e.g. paired_gan (S2I with paired reconstruction); see ARCHITECTURE.md")
+                   "with that objective's plain defaults: gan_cls for s2i_pose is the paper's "
+                   "setting (Chen eq. 6), paired_gan S2I with paired reconstruction; see "
+                   "ARCHITECTURE.md")
     p.add_argument("--strategy", default="default", choices=distribute.STRATEGIES,
                    help="default: one device; mirrored: all local GPUs; multiworker: the "
                    "machines of TF_CONFIG")

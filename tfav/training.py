@@ -165,7 +165,9 @@ def train(
         instrument: restrict to one category (required by ``s2i_pose``).
         batch_size: the global batch (split over the replicas of ``strategy``).
         hyper: the objective's hyperparameters: its dataclass, or a dict of the
-            fields to change (``{"base_filters": 8}``); ``None``: the defaults.
+            fields to change (``{"base_filters": 8}``); ``None``: the defaults. Without
+            ``recipe``, a dict (or ``None``) goes over the task's own settings
+            (``Task.default_hyper``).
         steps_per_epoch: cap on batches per epoch (quick runs and tests).
         encoders: ``{task_name: path}`` of trained encoders/evaluators to use.
         evaluate: for GANs, measure generated samples every epoch with the
@@ -175,8 +177,9 @@ def train(
             ``multiworker`` only the chief writes ``out``; the other workers
             write to a scratch folder that is removed at the end.
         recipe: the objective that trains the task instead of the task's own
-            (``Task.objective``), e.g. ``paired_gan`` for an S2I task; a resumed run
-            keeps its own.
+            (``Task.objective``), e.g. ``paired_gan`` for an S2I task, with that
+            objective's plain defaults (``gan_cls`` for s2i_pose: the paper's
+            setting); a resumed run keeps its own.
         resume: continue the run folder ``out`` (which must exist) or, without
             ``out``, the latest run of the task. The run keeps its identity: its data,
             instrument, seed and batch size come from its ``config.json`` (a different
@@ -234,6 +237,8 @@ def train(
     objective = objectives.get(stored.get("objective") or recipe or task.objective)
     if objective.name != task.objective and task.kind != "gan":
         raise ConfigError(f"--recipe {objective.name}: for GAN tasks, not {task.name}")
+    if not recipe and not stored and (hyper is None or isinstance(hyper, dict)):
+        hyper = objectives.registry.task_defaults(task, hyper)  # the task's own recipe
     hyper = hyper_for(task, hyper, stored.get("hyper") if stored else None, objective)
     policy, why = _precision_of(precision, stored)
 

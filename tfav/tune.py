@@ -86,7 +86,8 @@ class GANHyperModel(keras_tuner.HyperModel):
         return getattr(hp, kind)(name, *args, **kwargs)
 
     def _space(self, hp, f):
-        space, default = f.metadata["tune"], registry.default_of(f, self.task)
+        space = f.metadata["tune"]
+        default = registry.task_defaults(self.task).get(f.name, registry.default_of(f, self.task))
         if space[0] == "float":
             _, low, high, sampling, *step = space
             step = {"step": step[0]} if step else {}
@@ -105,7 +106,8 @@ class GANHyperModel(keras_tuner.HyperModel):
                 values[name] = hp.Fixed(name, value)
         batch = self._pick(hp, "batch_size", "Choice", sorted({16, 32, 64, self.task.batch_size}),
                            default=self.task.batch_size)
-        return TrialPlan(self.objective.make_hyper(values, source="--fix"), int(batch))
+        return TrialPlan(self.objective.make_hyper(registry.task_defaults(self.task, values),
+                                                   source="--fix"), int(batch))
 
 
 def hypermodel_for(task: tasks.Task, fixed: dict | None = None) -> GANHyperModel:

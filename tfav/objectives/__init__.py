@@ -11,6 +11,7 @@ from tfav.objectives import (
     diverse_gan,
     gan_cls,
     paired_gan,
+    registry,
     scene_gan,
     supervised,
     take_gan,
@@ -32,8 +33,9 @@ def build_model(task, num_classes: int, hyper, encoder=None, image_size: int = 6
 
 
 def make_hyper(task, values: dict | None = None, *, source: str = "option"):
-    """``task``'s hyperparameter dataclass with ``values`` (defaults for the rest)."""
-    return for_task(task).make_hyper(values, source=source)
+    """``task``'s hyperparameter dataclass with ``values`` (the task's own settings,
+    ``Task.default_hyper``, then the objective's defaults for the rest)."""
+    return for_task(task).make_hyper(registry.task_defaults(task, values), source=source)
 
 
 __all__ = ["BuildContext", "ConditionalGAN", "Objective", "build_model", "diverse_gan",

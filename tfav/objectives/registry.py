@@ -61,6 +61,13 @@ def default_of(f: dataclasses.Field, task):
     return f.default
 
 
+def task_defaults(task, hyper=None) -> dict:
+    """``task.default_hyper`` as a dict, with the given ``hyper`` values (a dict of
+    overrides or ``None``) over it: the hyperparameters of a run that names no
+    ``--recipe``."""
+    return {**dict(getattr(task, "default_hyper", ())), **(hyper or {})}
+
+
 def resolved(hyper, name: str, task):
     """``hyper.<name>``, or the task's default for it when it is ``None``."""
     value = getattr(hyper, name)

@@ -211,7 +211,7 @@ def dataset_options(task, hyper, resources):
     index = resources.index
     if not hasattr(index, "pairs"):
         raise ConfigError(f"{index.root}: a TFRecord folder keeps no recording of each pair, "
-                          "which take codes need (train from the pair folder)")
+                          "which take codes need (train from the pair folder, or --recipe gan_cls)")
     takes = layout.takes(index, "train", resources.instrument)
     resources.log(f"[tfav] take codes: {len(takes)} training takes")
     return {**options, "takes": takes}, {**notes, "takes": takes}
@@ -226,7 +226,9 @@ def build(ctx: registry.BuildContext) -> TakeGAN:
     if ctx.encoder is None:
         raise ConfigError(f"task '{task.name}' needs a trained {task.encoder}")
     aux_classifier = registry.resolved(hyper, "aux_classifier", task)
-    classes = ctx.num_classes if aux_classifier and task.wrong_pairs != "same_category" else 0
+    if aux_classifier and task.wrong_pairs == "same_category":
+        raise ConfigError(f"--aux-classifier needs several categories; '{task.name}' trains one")
+    classes = ctx.num_classes if aux_classifier else 0
     z_dim = len(takes) + hyper.z_dim
     generator = generators.sound_to_image_generator(
         z_dim=z_dim, base_filters=ctx.base_filters, image_size=ctx.image_size,
